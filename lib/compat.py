@@ -1,0 +1,157 @@
+# One spelling for both runtimes. Firmware code imports timing, const and the
+# wall clock from here and never tests which interpreter it runs on.
+import time
+import asyncio
+
+try:
+    from micropython import const
+    MICROPYTHON = True
+except ImportError:
+    MICROPYTHON = False
+
+    def const(x):
+        return x
+
+if MICROPYTHON:
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+
+    def sleep_ms(ms):
+        return asyncio.sleep_ms(ms)
+
+    async def read_into(reader, mv):
+        # Fill the whole memoryview; MicroPython streams can read in place.
+        n = len(mv)
+        got = 0
+        while got < n:
+            k = await reader.readinto(mv[got:])
+            if not k:
+                raise EOFError("connection closed")
+            got += k
+else:
+    _T0 = time.monotonic()
+
+    def ticks_ms():
+        return int((time.monotonic() - _T0) * 1000)
+
+    def ticks_diff(a, b):
+        return a - b
+
+    def ticks_add(a, b):
+        return a + b
+
+    def sleep_ms(ms):
+        return asyncio.sleep(ms / 1000)
+
+    async def read_into(reader, mv):
+        n = len(mv)
+        try:
+            data = await reader.readexactly(n)
+        except asyncio.IncompleteReadError:
+            raise EOFError("connection closed")
+        mv[:n] = data
+
+
+def mono_s():
+    # Seconds since start, for intervals longer than the ticks wrap allows us to
+    # reason about comfortably; resolution 1 ms.
+    return ticks_ms() / 1000
+
+
+# The wall clock is UTC seconds since 1970, kept as an offset from the monotonic
+# ticks: the board's RTC epoch differs between ports, and the central system's
+# currentTime is the authority once the charger has booted.
+_wall_base = None
+_wall_ticks = 0
+
+
+def set_wall(epoch_s):
+    global _wall_base, _wall_ticks
+    _wall_base = epoch_s
+    _wall_ticks = ticks_ms()
+
+
+def wall_known():
+    return _wall_base is not None
+
+
+def wall():
+    if _wall_base is None:
+        # Unknown until BootNotification or NTP; the host clock is UTC seconds
+        # since 1970 on CPython and on the unix port, and a board's RTC is better
+        # than nothing.
+        return int(time.time()) + _EPOCH_FIX
+    return _wall_base + ticks_diff(ticks_ms(), _wall_ticks) // 1000
+
+
+# Embedded MicroPython ports count time.time() from 2000, the unix port and
+# CPython from 1970.
+_EPOCH_FIX = 946684800 if time.gmtime(0)[0] == 2000 else 0
+
+
+def _days_from_civil(y, m, d):
+    if m <= 2:
+        y -= 1
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    doy = (153 * (m + (-3 if m > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _civil_from_days(z):
+    z += 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    y = yoe + era * 400
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + (3 if mp < 10 else -9)
+    if m <= 2:
+        y += 1
+    return y, m, d
+
+
+def iso(epoch_s=None):
+    """UTC time as OCPP wants it: 2026-11-21T23:31:35Z."""
+    if epoch_s is None:
+        epoch_s = wall()
+    epoch_s = int(epoch_s)
+    days, rem = divmod(epoch_s, 86400)
+    y, m, d = _civil_from_days(days)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)
+
+
+def parse_iso(s):
+    """Seconds since 1970 from an RFC 3339 date-time; fractions are dropped and
+    an offset (Z, +hh:mm, -hh:mm) is applied. Raises ValueError on anything else."""
+    if not isinstance(s, str) or len(s) < 19 or s[4] != "-" or s[7] != "-" \
+            or s[10] not in "Tt " or s[13] != ":" or s[16] != ":":
+        raise ValueError("not a date-time: %r" % (s,))
+    y = int(s[0:4])
+    mo = int(s[5:7])
+    d = int(s[8:10])
+    hh = int(s[11:13])
+    mi = int(s[14:16])
+    ss = int(s[17:19])
+    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 61):
+        raise ValueError("date-time out of range: %r" % (s,))
+    i = 19
+    if i < len(s) and s[i] == ".":
+        i += 1
+        while i < len(s) and "0" <= s[i] <= "9":
+            i += 1
+    off = 0
+    rest = s[i:]
+    if rest in ("Z", "z", ""):
+        pass
+    elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
+        off = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+        if rest[0] == "-":
+            off = -off
+    else:
+        raise ValueError("bad time zone in date-time: %r" % (s,))
+    return _days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss - off
