@@ -1,0 +1,117 @@
+# The table of configuration keys, one tuple per key, kept apart from the code
+# that checks them (firmware/config.py) so that both stay short. Plain tuples,
+# no per-key objects: loaded from .mpy the table costs about 16 KB of heap on the
+# 64-bit unix port (measured; pointers are half as wide on the boards).
+#
+#   (name, flags, default, rule)
+#
+# flags: the value kind (INT, BOOL, STR, CSL) plus RO (no one writes it; boards
+# change it through Config's defaults), REBOOT (takes effect after a restart),
+# DEV (device-only: not visible to OCPP), SECRET (write-only: never shown or
+# returned).
+# rule by kind:
+#   INT  (lowest, highest or None, what the number means)
+#   BOOL None
+#   STR  (shortest, longest, check) with check one of None, "url", "id", "key",
+#        "ssid", "wpa", "path" (see config._check_str)
+#   CSL  (allowed, most items) where allowed is a tuple of names, "measurand"
+#        (the MEASURANDS list) or "phase" (<connector>.<rotation>), and most
+#        items is a number or the name of the ...MaxLength key that holds it
+#   a rule "=other" makes the key show the value of key `other` (one source
+#   of truth for NumberOfConnectors and the board's connectors setting).
+#
+# Every entry is made of literals and const() names only, so the compiler folds
+# the whole table into one constant: frozen into a firmware image it lives in
+# flash and costs no heap at all.
+from compat import const
+
+INT = const(0)
+BOOL = const(1)
+STR = const(2)
+CSL = const(3)
+KIND = const(3)
+RO = const(4)
+REBOOT = const(8)
+DEV = const(16)
+SECRET = const(32)
+
+# What the meter can give (spec 3.16.4: a CSL naming anything else is
+# Rejected). Other modules that teach the meter more append to this list before
+# the first Config is made.
+MEASURANDS = ["Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+              "Current.Offered", "Voltage"]
+
+ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
+
+KEYS = (
+    # 9.1 Core profile, with the errata's MessageTimeout and StopTransactionMaxMeterValues
+    ("AllowOfflineTxForUnknownId", BOOL, False, None),
+    ("AuthorizationCacheEnabled", BOOL, True, None),
+    ("AuthorizeRemoteTxRequests", BOOL, False, None),
+    ("BlinkRepeat", INT, 3, (0, None, "times")),
+    ("ClockAlignedDataInterval", INT, 0, (0, 86400, "seconds; 0 turns clock-aligned data off")),
+    ("ConnectionTimeOut", INT, 60, (1, None, "seconds")),
+    ("ConnectorPhaseRotation", CSL, (), ("phase", "ConnectorPhaseRotationMaxLength")),
+    ("ConnectorPhaseRotationMaxLength", INT | RO, 5, (0, None, "items")),
+    ("GetConfigurationMaxKeys", INT | RO, 64, (1, None, "keys")),
+    ("HeartbeatInterval", INT, 300, (0, None, "seconds")),
+    ("LightIntensity", INT, 100, (0, 100, "%")),
+    ("LocalAuthorizeOffline", BOOL, True, None),
+    ("LocalPreAuthorize", BOOL, False, None),
+    ("MaxEnergyOnInvalidId", INT, 0, (0, None, "Wh")),
+    ("MessageTimeout", INT, 30, (1, None, "seconds")),
+    ("MeterValuesAlignedData", CSL, ("Energy.Active.Import.Register",), ("measurand", "MeterValuesAlignedDataMaxLength")),
+    ("MeterValuesAlignedDataMaxLength", INT | RO, 8, (0, None, "items")),
+    ("MeterValuesSampledData", CSL, ("Energy.Active.Import.Register",), ("measurand", "MeterValuesSampledDataMaxLength")),
+    ("MeterValuesSampledDataMaxLength", INT | RO, 8, (0, None, "items")),
+    ("MeterValueSampleInterval", INT, 60, (0, None, "seconds; 0 turns sampled data off")),
+    ("MinimumStatusDuration", INT, 0, (0, None, "seconds")),
+    ("NumberOfConnectors", INT | RO, 1, "=connectors"),
+    ("ResetRetries", INT, 1, (0, None, "times")),
+    ("StopTransactionMaxMeterValues", INT | RO, 20, (0, None, "meter values")),
+    ("StopTransactionOnEVSideDisconnect", BOOL, True, None),
+    ("StopTransactionOnInvalidId", BOOL, True, None),
+    ("StopTxnAlignedData", CSL, (), ("measurand", "StopTxnAlignedDataMaxLength")),
+    ("StopTxnAlignedDataMaxLength", INT | RO, 8, (0, None, "items")),
+    ("StopTxnSampledData", CSL, (), ("measurand", "StopTxnSampledDataMaxLength")),
+    ("StopTxnSampledDataMaxLength", INT | RO, 8, (0, None, "items")),
+    ("SupportedFeatureProfiles", CSL | RO,
+     ("Core", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger"),
+     (("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
+       "SmartCharging", "RemoteTrigger"), "SupportedFeatureProfilesMaxLength")),
+    ("SupportedFeatureProfilesMaxLength", INT | RO, 6, (0, None, "items")),
+    ("TransactionMessageAttempts", INT, 3, (1, None, "times")),
+    ("TransactionMessageRetryInterval", INT, 60, (1, None, "seconds")),
+    ("UnlockConnectorOnEVSideDisconnect", BOOL, True, None),
+    ("WebSocketPingInterval", INT, 60, (0, None, "seconds; 0 turns client pings off")),
+    # 9.5 Firmware management (errata): no file transfers yet, hence empty.
+    ("SupportedFileTransferProtocols", CSL | RO, (), (("FTP", "FTPS", "HTTP", "HTTPS"), 4)),
+    # 9.2 Local auth list management
+    ("LocalAuthListEnabled", BOOL, True, None),
+    ("LocalAuthListMaxLength", INT | RO, 1000, (0, None, "identifiers")),
+    ("SendLocalListMaxLength", INT | RO, 32, (0, None, "identifiers")),
+    # 9.3 Reservation
+    ("ReserveConnectorZeroSupported", BOOL | RO, False, None),
+    # 9.4 Smart charging
+    ("ChargeProfileMaxStackLevel", INT | RO, 8, (0, None, "")),
+    ("ChargingScheduleAllowedChargingRateUnit", CSL | RO, ("Current", "Power"),
+     (("Current", "Power"), 2)),
+    ("ChargingScheduleMaxPeriods", INT | RO, 24, (1, None, "periods")),
+    ("ConnectorSwitch3to1PhaseSupported", BOOL | RO, False, None),
+    ("MaxChargingProfilesInstalled", INT | RO, 8, (1, None, "profiles")),
+    # Security whitepaper edition 2, chapter 7
+    ("AdditionalRootCertificateCheck", BOOL | RO, False, None),
+    ("AuthorizationKey", STR | SECRET, "", (16, 40, "key")),
+    ("CertificateStoreMaxLength", INT | RO, 1, (0, None, "certificates")),
+    ("CpoName", STR, "", (0, 64, None)),
+    ("SecurityProfile", INT, 0, (0, 2, "0 none, 1 basic auth, 2 TLS with basic auth")),
+    # Device-only settings (the serial REPL, never OCPP)
+    ("csms_url", STR | DEV | REBOOT, "", (0, 200, "url")),
+    ("charge_point_id", STR | DEV | REBOOT, "", (0, 48, "id")),
+    ("wifi_ssid", STR | DEV | REBOOT, "", (0, 32, "ssid")),
+    ("wifi_password", STR | DEV | REBOOT | SECRET, "", (0, 63, "wpa")),
+    ("ca_cert_file", STR | DEV | REBOOT, "", (0, 64, "path")),
+    ("max_current_a", INT | DEV | REBOOT, 16, (6, 80, "A")),
+    ("imp_per_kwh", INT | DEV | REBOOT, 1000, (1, 100000, "meter impulses per kWh")),
+    ("connectors", INT | DEV | REBOOT, 1, (1, 4, "connectors")),
+)
