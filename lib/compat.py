@@ -26,7 +26,10 @@ if MICROPYTHON:
         got = 0
         while got < n:
             k = await reader.readinto(mv[got:])
-            if not k:
+            if k is None:
+                # A TLS socket says None while a record is still incomplete.
+                continue
+            if k == 0:
                 raise EOFError("connection closed")
             got += k
 else:
