@@ -1,0 +1,53 @@
+# Entry of the simulated charger process (MicroPython unix port or CPython):
+#   start.py --data DIR [--csms URL] [--id ID] [--connectors N] [--control PORT]
+# tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
+import sys
+import asyncio
+import log
+import board
+from firmware.main import App
+
+
+def _args(argv):
+    opts = {"data": "data", "csms": None, "id": None, "connectors": 1, "control": 0}
+    i = 1
+    while i < len(argv):
+        a = argv[i]
+        if not a.startswith("--") or i + 1 >= len(argv):
+            raise SystemExit("usage: start.py --data DIR [--csms URL] [--id ID] "
+                             "[--connectors N] [--control PORT]; bad argument %r" % a)
+        opts[a[2:]] = argv[i + 1]
+        i += 2
+    opts["connectors"] = int(opts["connectors"])
+    opts["control"] = int(opts["control"])
+    return opts
+
+
+async def _main(opts):
+    b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"]})
+    settings = {}
+    if opts["csms"]:
+        settings["csms_url"] = opts["csms"]
+    if opts["id"]:
+        settings["charge_point_id"] = opts["id"]
+    app = App(b, settings)
+    if opts["control"]:
+        import control
+        await control.start(opts["control"], b, app)
+    await app.run()
+
+
+def main():
+    opts = _args(sys.argv)
+    try:
+        import os
+        os.mkdir(opts["data"])
+    except OSError:
+        pass
+    try:
+        asyncio.run(_main(opts))
+    except KeyboardInterrupt:
+        log.info("sim", "stopped")
+
+
+main()

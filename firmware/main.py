@@ -1,0 +1,66 @@
+# The application: wires the board, the EVSE controllers, the configuration and
+# the OCPP side together, and runs them as asyncio tasks. The board module is
+# handed in, so this file never imports hardware code.
+import asyncio
+import log
+from compat import sleep_ms
+from firmware.store import Store
+from firmware.config import Config
+from firmware.ocpp.chargepoint import ChargePoint
+from firmware.ocpp.session import Session
+import ws as wslib
+
+# The feature profiles this build implements; the registry lists them to the
+# central system in SupportedFeatureProfiles.
+PROFILES = ("Core",)
+
+
+class App:
+    def __init__(self, board, settings=None):
+        settings = settings or {}
+        self.board = board
+        self.store = Store(board.data_dir)
+        self.store.cleanup()
+        self.cfg = Config(self.store, {"connectors": board.connectors,
+                                       "SupportedFeatureProfiles": PROFILES})
+        # Settings given at start (the simulator's command line) win over what is
+        # stored, and are stored so that a reboot without them keeps them.
+        for k in settings:
+            if self.cfg.get(k) != settings[k]:
+                st, msg = self.cfg.set(k, settings[k], "start")
+                if st not in ("Accepted", "RebootRequired"):
+                    log.error("main", "setting %s: %s", k, msg)
+        self.cp = ChargePoint(board, self.cfg)
+        self.session = None
+        self.configured = False
+
+    def _session(self):
+        url = self.cfg.get("csms_url")
+        ident = self.cfg.get("charge_point_id")
+        if not url or not ident:
+            return None
+        auth = None
+        key = self.cfg.get("AuthorizationKey")
+        if self.cfg.get("SecurityProfile") in (1, 2) and key:
+            auth = (ident, key)
+        return Session(self.cp, wslib.join_url(url, ident), auth=auth, bufsize=self.board.rx_buf)
+
+    def status(self):
+        s = self.cp.snapshot()
+        s["configured"] = self.session is not None
+        return s
+
+    def set_link(self, up):
+        if self.session is not None:
+            self.session.set_link(up)
+
+    async def run(self):
+        self.session = self._session()
+        if self.session is None:
+            log.warn("main", "not configured: set the central system URL and charge point id "
+                     "(import setup; setup.csms(url, id)), then reset")
+            while True:
+                await sleep_ms(60000)
+        log.info("main", "charge point %s, central system %s", self.cfg.get("charge_point_id"),
+                 self.cfg.get("csms_url"))
+        await self.session.run()

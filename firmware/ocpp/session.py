@@ -1,0 +1,234 @@
+# The life of the link to the central system: connect with back-off, boot,
+# heartbeat, and feed the charge point's outgoing messages one CALL at a time.
+# Every new connection goes through BootNotification again: the central
+# system cannot tell a reconnect from a restart otherwise, and until it
+# answers Accepted or Pending nothing else may be sent (spec 4.2).
+import asyncio
+import random
+import log
+import ws as wslib
+from compat import ticks_ms, ticks_diff, sleep_ms, set_wall, parse_iso
+from firmware.ocpp.rpc import CallError, CallTimeout, LinkDown
+
+BACKOFF_MIN_MS = 1000
+BACKOFF_MAX_MS = 60000
+PENDING_DEFAULT_S = 30   # our own wait when Pending/Rejected comes with interval 0
+
+
+class Session:
+    def __init__(self, cp, url, ssl=None, auth=None, bufsize=8192):
+        self.cp = cp
+        self.rpc = cp.rpc
+        self.url = url
+        self.ssl = ssl
+        self.auth = auth
+        self.bufsize = bufsize
+        self.link_allowed = True
+        self._allowed = asyncio.Event()
+        self._allowed.set()
+        self.ws = None
+        self._dead = False
+        self.attempt = 0
+        self.connects = 0
+        self.heartbeats = 0
+        self.accepted_ms = None     # ticks when the first BootNotification was accepted
+
+    def _cfg(self, key, default):
+        try:
+            v = self.cp.cfg.get(key)
+        except Exception:
+            return default
+        return default if v is None else v
+
+    def set_link(self, up):
+        """Allow or forbid the network link; forbidding drops it at once."""
+        self.link_allowed = up
+        if up:
+            self._allowed.set()
+        else:
+            self._allowed.clear()
+            self._drop()
+
+    def _drop(self):
+        self._dead = True
+        ws = self.ws
+        if ws is not None:
+            try:
+                ws.abort()
+            except Exception:
+                pass
+        self.cp.wake.set()
+
+    async def run(self):
+        backoff = BACKOFF_MIN_MS
+        while True:
+            if not self.link_allowed:
+                await self._allowed.wait()
+            self.attempt += 1
+            try:
+                ws = await wslib.connect(self.url, ssl=self.ssl, auth=self.auth,
+                                         bufsize=self.bufsize)
+            except Exception as e:
+                # Jitter spreads the reconnects of a fleet after a central system outage.
+                delay = backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1)
+                log.warn("link", "connect to %s failed (attempt %d): %s; retry in %d.%d s",
+                         self.url, self.attempt, _one_line(e), delay // 1000, delay % 1000 // 100)
+                await self._sleep_unless_forbidden(delay)
+                backoff = min(backoff * 2, BACKOFF_MAX_MS)
+                continue
+            if not self.link_allowed:
+                await _close(ws)
+                continue
+            self.connects += 1
+            log.info("link", "connected to %s", self.url)
+            started = ticks_ms()
+            await self._online(ws)
+            # A link that held for a while earns a fresh back-off; one that the
+            # server drops at once keeps growing it, so it is not hammered.
+            if ticks_diff(ticks_ms(), started) > BACKOFF_MAX_MS or self.cp.boot == "Accepted":
+                backoff = BACKOFF_MIN_MS
+            else:
+                backoff = min(backoff * 2, BACKOFF_MAX_MS)
+            if self.link_allowed:
+                log.warn("link", "connection lost; reconnecting")
+                await self._sleep_unless_forbidden(backoff // 2 + random.getrandbits(8))
+
+    async def _sleep_unless_forbidden(self, ms):
+        end = ticks_ms() + ms
+        while self.link_allowed and ticks_diff(end, ticks_ms()) > 0:
+            await sleep_ms(min(200, max(1, ticks_diff(end, ticks_ms()))))
+
+    async def _online(self, ws):
+        self.ws = ws
+        self._dead = False
+        self.rpc.attach(ws)
+        self.cp.online = True
+        reader = asyncio.create_task(self._read(ws))
+        keep = asyncio.create_task(ws.keepalive(self._ping_interval))
+        try:
+            if await self._boot():
+                self.cp.on_connected()
+                await self._send_loop()
+        except (LinkDown, EOFError, OSError) as e:
+            log.debug("link", "link down: %s", _one_line(e))
+        finally:
+            self.cp.online = False
+            self.rpc.detach()
+            self.ws = None
+            reader.cancel()
+            keep.cancel()
+            await _close(ws)
+
+    def _ping_interval(self):
+        return self._cfg("WebSocketPingInterval", 0)
+
+    async def _read(self, ws):
+        try:
+            await self.rpc.serve()
+        except Exception as e:
+            log.info("link", "closed: %s", _one_line(e) or "by the central system")
+        self._dead = True
+        self.rpc.detach()
+        self.cp.wake.set()
+
+    async def _wait(self, ms):
+        # Sleep, but wake at once when the link dies.
+        end = ticks_ms() + ms
+        while not self._dead and ticks_diff(end, ticks_ms()) > 0:
+            await sleep_ms(min(100, max(1, ticks_diff(end, ticks_ms()))))
+        if self._dead:
+            raise LinkDown("link down")
+
+    async def _boot(self):
+        cp = self.cp
+        while not self._dead:
+            try:
+                res = await self.rpc.call("BootNotification", cp.boot_payload(),
+                                          self._cfg("MessageTimeout", 30))
+            except (CallError, CallTimeout) as e:
+                log.warn("boot", "BootNotification failed: %s; retry in %d s",
+                         _one_line(e), PENDING_DEFAULT_S)
+                await self._wait(PENDING_DEFAULT_S * 1000)
+                continue
+            status = res.get("status")
+            interval = res.get("interval")
+            if not isinstance(interval, int) or interval < 0:
+                interval = 0
+            self._set_time(res.get("currentTime"))
+            cp.boot = status
+            if status == "Accepted":
+                if interval > 0:
+                    try:
+                        cp.cfg.set("HeartbeatInterval", interval, "boot")
+                    except Exception as e:
+                        log.warn("boot", "cannot keep heartbeat interval %d: %s", interval, e)
+                if self.accepted_ms is None:
+                    self.accepted_ms = ticks_ms()
+                log.info("boot", "accepted; heartbeat every %d s", self._cfg("HeartbeatInterval", 0))
+                return True
+            wait = interval or PENDING_DEFAULT_S
+            log.info("boot", "%s by the central system; next BootNotification in %d s", status, wait)
+            if status == "Rejected":
+                # While Rejected the charge point must not answer the central system.
+                self.rpc.accept_calls = False
+            try:
+                await self._wait(wait * 1000)
+            finally:
+                self.rpc.accept_calls = True
+        return False
+
+    def _set_time(self, s):
+        if isinstance(s, str):
+            try:
+                set_wall(parse_iso(s))
+            except ValueError:
+                log.warn("boot", "central system time %r not understood", s[:40])
+
+    async def _send_loop(self):
+        cp = self.cp
+        rpc = self.rpc
+        while not self._dead:
+            msg = cp.next_message()
+            if msg is not None:
+                action, payload, done = msg
+                try:
+                    res = await rpc.call(action, payload, self._cfg("MessageTimeout", 30))
+                except (CallError, CallTimeout) as e:
+                    log.warn("ocpp", "%s: %s", action, _one_line(e))
+                    res = e
+                if done is not None:
+                    done(res)
+                continue
+            hb = self._cfg("HeartbeatInterval", 0)
+            idle = ticks_diff(ticks_ms(), rpc.last_tx_ms)
+            if hb > 0 and idle >= hb * 1000:
+                await self._heartbeat()
+                continue
+            cp.wake.clear()
+            wait = hb * 1000 - idle if hb > 0 else 1000
+            try:
+                await asyncio.wait_for(cp.wake.wait(), min(wait, 1000) / 1000)
+            except asyncio.TimeoutError:
+                pass
+        raise LinkDown("link down")
+
+    async def _heartbeat(self):
+        try:
+            res = await self.rpc.call("Heartbeat", {}, self._cfg("MessageTimeout", 30))
+        except (CallError, CallTimeout) as e:
+            log.warn("ocpp", "Heartbeat: %s", _one_line(e))
+            return
+        self.heartbeats += 1
+        self._set_time(res.get("currentTime"))
+
+
+def _one_line(e):
+    s = str(e) or e.__class__.__name__
+    return s.replace("\n", " ")[:160]
+
+
+async def _close(ws):
+    try:
+        await asyncio.wait_for(ws.close(), 2)
+    except Exception:
+        pass

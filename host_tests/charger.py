@@ -1,0 +1,142 @@
+"""Drive a simulated charger process from tests: start it with tools/sim.py on a
+runtime, talk to its control channel, read its log, stop or power-cut it."""
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Charger:
+    def __init__(self, runtime, csms_url, data_dir, ident="cp-test", connectors=1, heap=None):
+        self.runtime = runtime
+        self.csms_url = csms_url
+        self.data_dir = str(data_dir)
+        self.ident = ident
+        self.connectors = connectors
+        self.heap = heap
+        self.port = free_port()
+        self.proc = None
+        self.logfile = os.path.join(self.data_dir + ".log")
+        self._sock = None
+        self._rfile = None
+
+    def start(self):
+        os.makedirs(self.data_dir, exist_ok=True)
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "sim.py"), "--runtime", self.runtime,
+               "--data", self.data_dir, "--id", self.ident, "--connectors", str(self.connectors),
+               "--control", str(self.port)]
+        if self.csms_url:
+            cmd += ["--csms", self.csms_url]
+        if self.heap:
+            cmd += ["--heap", str(self.heap)]
+        self._out = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self):
+        self._close()
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.proc is not None:
+            self._out.close()
+        self.proc = None
+
+    def kill(self):
+        """Cut the power from outside: SIGKILL the launcher and the firmware."""
+        self._close()
+        if self.proc is not None:
+            subprocess.run(["pkill", "-9", "-P", str(self.proc.pid)], check=False)
+            self.proc.kill()
+            self.proc.wait()
+            self._out.close()
+            self.proc = None
+
+    def log(self):
+        try:
+            with open(self.logfile, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def _close(self):
+        if self._sock is not None:
+            try:
+                self._sock.close()
+            except OSError:
+                pass
+        self._sock = None
+        self._rfile = None
+
+    def _connect(self, timeout):
+        end = time.time() + timeout
+        while True:
+            try:
+                s = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+                self._sock = s
+                self._rfile = s.makefile("rb")
+                return
+            except OSError:
+                if time.time() > end or not self.running():
+                    raise AssertionError("control channel did not open; log:\n" + self.log()[-3000:])
+                time.sleep(0.05)
+
+    def ctl(self, cmd, timeout=10, **kw):
+        """Send one control command; returns the answer dict (ok or not)."""
+        req = dict(kw)
+        req["cmd"] = cmd
+        for attempt in (0, 1):
+            if self._sock is None:
+                self._connect(timeout)
+            try:
+                self._sock.sendall((json.dumps(req) + "\n").encode())
+                line = self._rfile.readline()
+                if line:
+                    return json.loads(line)
+            except OSError:
+                pass
+            # The firmware restarted (reset) between two commands: reconnect once.
+            self._close()
+            if cmd == "power_cut":
+                return {"ok": True, "cut": True}
+        raise AssertionError("no answer to %s; log:\n%s" % (cmd, self.log()[-3000:]))
+
+    def status(self):
+        ans = self.ctl("status")
+        assert ans["ok"], ans
+        return ans
+
+    def wait(self, pred, timeout=15, what="condition"):
+        end = time.time() + timeout
+        last = None
+        while time.time() < end:
+            try:
+                last = self.status()
+                if pred(last):
+                    return last
+            except (AssertionError, OSError):
+                self._close()
+            time.sleep(0.05)
+        raise AssertionError("timed out waiting for %s; last status %s; log:\n%s"
+                             % (what, last, self.log()[-3000:]))

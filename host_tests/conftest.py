@@ -1,0 +1,45 @@
+import os
+import sys
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+for p in (HERE, os.path.join(ROOT, "tools")):
+    if p not in sys.path:
+        sys.path.insert(0, p)
+
+from charger import Charger  # noqa: E402
+
+
+@pytest.fixture
+def csms():
+    """A development central system on a free port, stopped after the test; every
+    message a charge point sent to it is checked against the official schemas."""
+    from csms import CentralSystem
+    import schemas
+    srv = CentralSystem(port=0)
+    srv.start()
+    try:
+        yield srv
+        schemas.check_all(srv.messages())
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(params=["micropython", "cpython"])
+def runtime(request):
+    return request.param
+
+
+@pytest.fixture
+def make_charger(tmp_path, runtime):
+    made = []
+
+    def make(csms_url, ident="cp-test", connectors=1, data=None, heap=None):
+        c = Charger(runtime, csms_url, data or (tmp_path / ident), ident, connectors, heap)
+        made.append(c)
+        return c
+    yield make
+    for c in made:
+        c.stop()

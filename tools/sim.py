@@ -1,0 +1,88 @@
+#!/usr/bin/env python3
+"""Run the firmware on the simulated board, as a charger on this PC.
+
+    python tools/sim.py [--runtime micropython|cpython] [--csms URL] [--id ID]
+                        [--data DIR] [--connectors N] [--control PORT] [--heap KB]
+
+--data DIR is the board's flash: every persisted file lives there, so running
+again with the same DIR is a reboot. --control PORT opens the JSON-lines control
+channel on 127.0.0.1 (see README). The firmware process is restarted on the same
+DIR when it resets itself (OCPP Reset); a power cut ends this launcher too, with
+the exit status of the killed process.
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RESET_EXIT = 3
+
+
+def micropython_exe():
+    exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    if os.path.exists(exe):
+        return exe
+    return "micropython"
+
+
+def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None):
+    """The command line and environment that start one firmware process."""
+    paths = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "sim")]
+    start = os.path.join(ROOT, "boards", "sim", "start.py")
+    args = ["--data", data, "--connectors", str(connectors), "--control", str(control)]
+    if csms:
+        args += ["--csms", csms]
+    if ident:
+        args += ["--id", ident]
+    env = dict(os.environ)
+    if runtime == "micropython":
+        env["MICROPYPATH"] = ":".join([".frozen"] + paths)
+        cmd = [micropython_exe()]
+        if heap:
+            cmd += ["-X", "heapsize=%dK" % heap]
+        return cmd + [start] + args, env
+    if runtime == "cpython":
+        env["PYTHONPATH"] = os.pathsep.join(paths)
+        env["PYTHONUNBUFFERED"] = "1"
+        return [sys.executable, start] + args, env
+    raise SystemExit("--runtime must be micropython or cpython")
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython"))
+    ap.add_argument("--csms", default="ws://127.0.0.1:9000", help="central system URL")
+    ap.add_argument("--id", default="sim-1", help="charge point identity")
+    ap.add_argument("--data", default=os.path.join(ROOT, "data", "sim-1"),
+                    help="directory that plays the board's flash")
+    ap.add_argument("--connectors", type=int, default=1)
+    ap.add_argument("--control", type=int, default=0, help="control channel TCP port (0 = off)")
+    ap.add_argument("--heap", type=int, default=None, help="MicroPython heap in KB")
+    a = ap.parse_args(argv)
+    if not 1 <= a.connectors <= 8:
+        ap.error("--connectors must be 1..8")
+    os.makedirs(a.data, exist_ok=True)
+    cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap)
+    child = None
+
+    def forward(sig, _frame):
+        if child and child.poll() is None:
+            child.send_signal(sig)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while True:
+        child = subprocess.Popen(cmd, env=env)
+        rc = child.wait()
+        if rc == RESET_EXIT:
+            print("sim: firmware reset; restarting on the same data directory", flush=True)
+            continue
+        if rc < 0:
+            # Killed by a signal (a power cut): report it as the shell would.
+            return 128 - rc
+        return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main())
