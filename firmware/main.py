@@ -6,6 +6,8 @@ import log
 from compat import sleep_ms
 from firmware.store import Store
 from firmware.config import Config
+from firmware.register import Register
+from firmware.evse.controller import Controller
 from firmware.ocpp.chargepoint import ChargePoint
 from firmware.ocpp.session import Session
 import ws as wslib
@@ -30,7 +32,15 @@ class App:
                 st, msg = self.cfg.set(k, settings[k], "start")
                 if st not in ("Accepted", "RebootRequired"):
                     log.error("main", "setting %s: %s", k, msg)
-        self.cp = ChargePoint(board, self.cfg)
+        self.register = Register(self.store, board.connectors)
+        self.ctls = []
+        for c in range(1, board.connectors + 1):
+            self.ctls.append(Controller(board.port(c), {
+                "max_current_a": self.cfg.get("max_current_a"),
+                "imp_per_kwh": self.cfg.get("imp_per_kwh"),
+                "energy_base_wh": self.register.base(c),
+                "connector": c}))
+        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register)
         self.session = None
         self.configured = False
 
@@ -50,11 +60,18 @@ class App:
         s["configured"] = self.session is not None
         return s
 
+    def present_tag(self, tag):
+        self.cp.present_tag(tag)
+
     def set_link(self, up):
         if self.session is not None:
             self.session.set_link(up)
 
     async def run(self):
+        for ctl in self.ctls:
+            asyncio.create_task(ctl.run())
+        asyncio.create_task(self.cp.run())
+        asyncio.create_task(self.cp.metering.run())
         self.session = self._session()
         if self.session is None:
             log.warn("main", "not configured: set the central system URL and charge point id "

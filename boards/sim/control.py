@@ -37,7 +37,10 @@ def _bool(req, key):
 def handle(board, app, req):
     cmd = req.get("cmd")
     if cmd == "status":
-        return app.status()
+        st = app.status()
+        for c in st.get("connectors", ()):
+            c["sim"] = board.sim_status(c["id"])
+        return st
     if cmd == "net":
         app.set_link(_bool(req, "up"))
         return {}

@@ -3,50 +3,72 @@
 # central system answered; the RPC layer hands it to action handlers.
 import asyncio
 import log
-from compat import iso
-from firmware.ocpp.rpc import Rpc
+from compat import iso, ticks_ms, ticks_diff, sleep_ms
+from firmware.ocpp.rpc import Rpc, CallError, CallTimeout, LinkDown
+from firmware.ocpp.connector import Connector
+from firmware.ocpp.txqueue import TxQueue
+from firmware.ocpp.auth import Auth
+from firmware.ocpp import metering
 
 FIRMWARE_VERSION = "0.1.0"
+_OUTBOX = 4          # non-transaction messages waiting in RAM (they are not kept offline)
 
 
 class ChargePoint:
-    def __init__(self, board, cfg):
+    def __init__(self, board, cfg, store, controllers=None, register=None):
         self.board = board
         self.cfg = cfg
+        self.store = store
         self.n = board.connectors
         # Index 0 is the charge point as a whole (spec 4.9: connector 0).
         self.status = ["Available"] * (self.n + 1)
         self.error = ["NoError"] * (self.n + 1)
         self.info = [None] * (self.n + 1)
         self._dirty = 0              # bit c set: connector c's status is owed to the central system
+        self._since = [0] * (self.n + 1)
         self.wake = asyncio.Event()  # set when there is something to send
         self.vendors = {}            # vendorId -> handler, see actions/DataTransfer.py
         self.rpc = Rpc(self)
         self.boot = None             # last BootNotification status, None before the first answer
         self.online = False          # True while a WebSocket is open
+        self.outbox = []             # (action, payload, on_answer) not tied to a transaction
+        self.reset_pending = None    # "Soft" / "Hard" once a Reset was accepted
+        self.queue = TxQueue(store)
+        self.register = register
+        self.auth = Auth(cfg, store, self._call, self.can_send)
+        ctls = controllers or [None] * self.n
+        self.conns = [None] + [Connector(self, c, ctls[c - 1]) for c in range(1, self.n + 1)]
+        self.operative0 = True
+        self._load_availability()
+        for conn in self.conns[1:]:
+            if conn.ctl is not None:
+                conn.ctl.listener = _listener(conn)
+        self.metering = metering.Metering(cfg, [None] + ctls, self._meter_value)
+        self._recover()
+        for c in range(self.n + 1):
+            self._refresh(c)
+
+    # ---- what the session needs
+    def can_send(self):
+        return self.online and self.boot == "Accepted"
+
+    async def _call(self, action, payload):
+        if not self.can_send():
+            raise LinkDown("offline")
+        return await self.rpc.call(action, payload, self.cfg.get("MessageTimeout"))
 
     def boot_payload(self):
         b = self.board
-        p = {"chargePointVendor": b.vendor[:20], "chargePointModel": b.model[:20],
-             "chargePointSerialNumber": b.unique_id()[:25],
-             "chargeBoxSerialNumber": b.unique_id()[:25],
-             "firmwareVersion": FIRMWARE_VERSION}
-        return p
-
-    def set_status(self, c, status, error="NoError", info=None):
-        if self.status[c] == status and self.error[c] == error and self.info[c] == info:
-            return
-        log.info("cp", "connector %d: %s%s", c, status, "" if error == "NoError" else " (%s)" % error)
-        self.status[c] = status
-        self.error[c] = error
-        self.info[c] = info
-        self._dirty |= 1 << c
-        self.wake.set()
+        return {"chargePointVendor": b.vendor[:20], "chargePointModel": b.model[:20],
+                "chargePointSerialNumber": b.unique_id()[:25],
+                "chargeBoxSerialNumber": b.unique_id()[:25],
+                "firmwareVersion": FIRMWARE_VERSION}
 
     def on_connected(self):
         # After every (re)connection the central system gets the current status of
         # every connector: it may have missed changes while the link was down.
         self._dirty = (1 << (self.n + 1)) - 1
+        self.queue.retry_now()
         self.wake.set()
 
     def next_message(self):
@@ -61,10 +83,261 @@ class ChargePoint:
                     if self.info[c]:
                         p["info"] = self.info[c][:50]
                     return "StatusNotification", p, None
+        if self.outbox:
+            return self.outbox.pop(0)
+        head = self.queue.head()
+        if head is not None:
+            seq, action, payload = head
+            return action, payload, _QueueAnswer(self, seq, action, payload)
         return None
+
+    def next_due_ms(self):
+        """How long the session may sleep before next_message could have more."""
+        return self.queue.due_ms()
+
+    def send(self, action, payload, on_answer=None):
+        """Queue a message that is not about a transaction; dropped when offline."""
+        if not self.can_send() or len(self.outbox) >= _OUTBOX:
+            return False
+        self.outbox.append((action, payload, on_answer))
+        self.wake.set()
+        return True
+
+    # ---- status
+    def status_changed(self, c):
+        self._refresh(c)
+
+    def _refresh(self, c):
+        if c == 0:
+            st, err = ("Available" if self.operative0 else "Unavailable"), "NoError"
+        else:
+            st, err = self.conns[c].status()
+        self.set_status(c, st, err)
+
+    def set_status(self, c, status, error="NoError", info=None):
+        if self.status[c] == status and self.error[c] == error and self.info[c] == info:
+            return
+        log.info("cp", "connector %d: %s%s", c, status, "" if error == "NoError" else " (%s)" % error)
+        self.status[c] = status
+        self.error[c] = error
+        self.info[c] = info
+        self._since[c] = ticks_ms()
+        self._dirty |= 1 << c
+        self.wake.set()
+
+    # ---- reservations (the Reservation profile fills these in)
+    def reserved(self, c):
+        return False
+
+    def reservation_for(self, c, tag, parent):
+        return None
+
+    # ---- tags at the reader and transactions
+    def present_tag(self, tag):
+        asyncio.create_task(self._tag(tag))
+
+    async def _tag(self, tag):
+        # A running transaction of this tag (or its group) is stopped by it.
+        for conn in self.conns[1:]:
+            tx = conn.tx
+            if tx is not None:
+                if tag == tx["tag"] or await self.auth.may_stop(tx["tag"], tx["parent"], tag):
+                    conn.stop("Local", tag)
+                    return
+        conn = self.pick_connector()
+        if conn is None:
+            log.info("cp", "tag %s: no connector free", tag)
+            return
+        info = await self.auth.authorize(tag)
+        if info.get("status") != "Accepted":
+            log.info("cp", "tag %s refused: %s", tag, info.get("status"))
+            return
+        conn.authorized(tag, info)
+
+    def remote_start(self, conn, tag):
+        asyncio.create_task(self._remote_start(conn, tag))
+
+    async def _remote_start(self, conn, tag):
+        if self.cfg.get("AuthorizeRemoteTxRequests"):
+            info = await self.auth.authorize(tag)
+            if info.get("status") != "Accepted":
+                log.info("cp", "remote start for %s refused: %s", tag, info.get("status"))
+                conn.remote_profile = None
+                return
+        else:
+            info = {"status": "Accepted"}
+        conn.authorized(tag, info)
+
+    def pick_connector(self):
+        best = None
+        for conn in self.conns[1:]:
+            if conn.tx is None and conn.operative and conn.status()[0] not in ("Faulted", "Unavailable"):
+                if conn.ctl is not None and conn.ctl.ev_connected and not conn.finishing:
+                    return conn
+                if best is None and conn.auth is None:
+                    best = conn
+        return best
+
+    def tx_started(self, conn):
+        self.save_tx(conn)
+        self.metering.tx_started(conn.c)
+
+    def tx_stopped(self, conn):
+        self.metering.tx_stopped(conn.c)
+        self.store.remove("tx%d" % conn.c)
+        if self.register is not None:
+            # A later meterStart must never be below this meterStop, power cut or not.
+            self.register.save([c.ctl for c in self.conns[1:]])
+
+    def tx_data(self, conn):
+        return self.metering.tx_data(conn.c)
+
+    def save_tx(self, conn):
+        self.store.save("tx%d" % conn.c, conn.tx)
+
+    def _recover(self):
+        # A transaction file left behind means the power went while it ran:
+        # end it with the energy the register had (spec 3.x, issue 5).
+        for conn in self.conns[1:]:
+            tx = self.store.load("tx%d" % conn.c)
+            if not isinstance(tx, dict) or "ref" not in tx:
+                continue
+            conn.tx = tx
+            if tx.get("id") is not None:
+                self.queue.ids[tx["ref"]] = tx["id"]
+            if tx.get("ref") is not None:
+                self.queue.bump(tx["ref"])
+            reason = self.store.load("resetreason") or "PowerLoss"
+            log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
+                     conn.c, tx.get("tag"), reason)
+            conn.stop(reason)
+        if self.store.exists("resetreason"):
+            self.store.remove("resetreason")
+
+    def _meter_value(self, c, mv, kind):
+        conn = self.conns[c] if c > 0 else None
+        if conn is not None and conn.tx is not None:
+            tx = conn.tx
+            self.queue.push("MeterValues", tx["ref"], {"connectorId": c, "transactionId": tx["id"],
+                                                       "meterValue": [mv]})
+            self.wake.set()
+        elif kind == "aligned":
+            self.send("MeterValues", {"connectorId": c, "meterValue": [mv]})
+
+    def find_tx(self, tid):
+        for conn in self.conns[1:]:
+            if conn.tx is not None and conn.tx["id"] == tid:
+                return conn
+        return None
+
+    # ---- availability (ChangeAvailability)
+    def _load_availability(self):
+        a = self.store.load("avail")
+        if isinstance(a, list) and len(a) == self.n + 1:
+            self.operative0 = bool(a[0])
+            for c in range(1, self.n + 1):
+                self.conns[c].operative = bool(a[c])
+
+    def save_availability(self):
+        self.store.save("avail", [self.operative0] + [c.operative for c in self.conns[1:]])
+
+    # ---- reset
+    def reset(self, kind):
+        reason = "HardReset" if kind == "Hard" else "SoftReset"
+        for conn in self.conns[1:]:
+            conn.stop(reason)
+        self.reset_pending = kind
+        asyncio.create_task(self._restart(kind))
+
+    async def _restart(self, kind):
+        # Give the queue a moment to deliver the StopTransaction messages; they
+        # are on flash already, so a restart before that loses nothing.
+        end = ticks_ms() + 3000
+        while self.queue.pending and self.can_send() and ticks_diff(end, ticks_ms()) > 0:
+            await sleep_ms(50)
+        for conn in self.conns[1:]:
+            if conn.ctl is not None:
+                conn.ctl.shutdown()
+        log.warn("cp", "%s reset", kind)
+        await sleep_ms(100)
+        self.board.reset()
+
+    # ---- periodic work
+    async def run(self):
+        ctls = [c.ctl for c in self.conns[1:]]
+        while True:
+            for conn in self.conns[1:]:
+                conn.tick()
+            if self.register is not None and None not in ctls:
+                self.register.tick(ctls)
+            await sleep_ms(200)
 
     def snapshot(self):
         conns = []
         for c in range(1, self.n + 1):
-            conns.append({"id": c, "status": self.status[c], "error": self.error[c]})
-        return {"online": self.online, "boot": self.boot, "connectors": conns}
+            conn = self.conns[c]
+            d = {"id": c, "status": self.status[c], "error": self.error[c],
+                 "transaction_id": conn.tx["id"] if conn.tx else None}
+            ctl = conn.ctl
+            if ctl is not None:
+                d["cp"] = ctl.cp
+                d["offered_a"] = ctl.offered_a
+                d["contactor"] = ctl.contactor_closed
+                d["energy_wh"] = ctl.energy_wh
+                d["power_w"] = ctl.power_w
+                d["fault"] = ctl.fault
+            conns.append(d)
+        return {"online": self.online, "boot": self.boot, "connectors": conns,
+                "queue": self.queue.pending}
+
+
+def _listener(conn):
+    def fn(event, detail):
+        conn.on_evse(event, detail)
+    return fn
+
+
+class _QueueAnswer:
+    # What to do with the central system's answer to the queue's head.
+    def __init__(self, cp, seq, action, payload):
+        self.cp = cp
+        self.seq = seq
+        self.action = action
+        self.payload = payload
+
+    def __call__(self, res):
+        cp = self.cp
+        q = cp.queue
+        if isinstance(res, CallError):
+            if q.failed(cp.cfg.get("TransactionMessageAttempts"),
+                        cp.cfg.get("TransactionMessageRetryInterval")):
+                log.warn("txq", "%s given up after %d attempts", self.action, q.attempt)
+                self._done(-1, None)
+            return
+        if isinstance(res, Exception):
+            # No answer (timeout, link down): it stays at the head and goes again
+            # after the retry interval or the reconnection; never dropped.
+            q.failed(1 << 30, cp.cfg.get("TransactionMessageRetryInterval"))
+            q.attempt = 0
+            return
+        info = res.get("idTagInfo")
+        tid = res.get("transactionId") if self.action == "StartTransaction" else None
+        if self.action == "StartTransaction" and not isinstance(tid, int):
+            log.warn("txq", "StartTransaction.conf without a transactionId")
+            tid = -1
+        self._done(tid, info)
+
+    def _done(self, tid, info):
+        cp = self.cp
+        p = self.payload
+        tag = p.get("idTag")
+        if info and tag:
+            cp.auth.update(tag, info)
+        if self.action == "StartTransaction":
+            ref = self.seq
+            cp.queue.ack(self.seq, tid)
+            for conn in cp.conns[1:]:
+                if conn.tx is not None and conn.tx["ref"] == ref:
+                    conn.on_start_conf(tid, info)
+        else:
+            cp.queue.ack(self.seq)

@@ -1,0 +1,15 @@
+# Reset (spec 5.14): running transactions are stopped with reason SoftReset or
+# HardReset, their StopTransaction is on flash before the restart, and the
+# board restarts after the answer has been sent.
+from firmware.ocpp.check import E, REQ
+
+SCHEMA = {"type": (E | REQ, ("Hard", "Soft"))}
+
+
+def handle(cp, p):
+    kind = p["type"]
+    # Should a transaction survive to the restart after all (a power cut in
+    # between), it ends with reason Reboot rather than PowerLoss.
+    cp.store.save("resetreason", "Reboot")
+    cp.rpc.later(lambda: cp.reset(kind))
+    return {"status": "Accepted"}

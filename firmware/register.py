@@ -1,0 +1,45 @@
+# The energy register of each connector, kept across power cuts. The S0 pulse
+# counter restarts at zero with the board, so the register is the last saved
+# value plus the pulses counted since boot. It is saved every REGISTER_WH of
+# energy, every REGISTER_S seconds while energy flows, and at the end of each
+# transaction; after a power cut it is therefore never behind the last
+# meterStop and at most REGISTER_WH short of the energy really delivered.
+from compat import ticks_ms, ticks_diff
+
+REGISTER_WH = 100
+REGISTER_S = 600
+NAME = "register"
+
+
+class Register:
+    def __init__(self, store, n):
+        self.store = store
+        v = store.load(NAME)
+        if not isinstance(v, list) or len(v) != n or \
+                not all(isinstance(x, int) and x >= 0 for x in v):
+            v = [0] * n
+        self.saved = v
+        self._at = ticks_ms()
+
+    def base(self, c):
+        return self.saved[c - 1]
+
+    def save(self, ctls):
+        self.saved = [int(ctl.energy_wh) for ctl in ctls]
+        self._at = ticks_ms()
+        self.store.save(NAME, self.saved)
+
+    def tick(self, ctls):
+        """Save when enough energy or time has gone by; cheap when nothing moved."""
+        grown = False
+        for i in range(len(ctls)):
+            d = int(ctls[i].energy_wh) - self.saved[i]
+            if d >= REGISTER_WH:
+                self.save(ctls)
+                return True
+            if d > 0:
+                grown = True
+        if grown and ticks_diff(ticks_ms(), self._at) >= REGISTER_S * 1000:
+            self.save(ctls)
+            return True
+        return False

@@ -1,0 +1,122 @@
+"""End to end: transactions survive power cuts and a link that is down or
+flapping; every transaction reaches the central system exactly once, in order."""
+import time
+
+CP = "cp-test"
+
+
+def calls(csms, action):
+    return [m["payload"] for m in csms.messages(cp_id=CP, action=action, direction="in",
+                                                message_type="CALL")]
+
+
+def conn1(st):
+    return st["connectors"][0]
+
+
+def online(ch, csms):
+    ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=20, what="online")
+
+
+def reboot(ch):
+    ch.ctl("power_cut")
+    ch.proc.wait(5)
+    ch.proc = None
+    ch._out.close()
+    ch.start()
+
+
+def charge(ch, tag):
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    ch.ctl("rfid", tag=tag)
+    return ch.wait(lambda s: conn1(s)["contactor"], what="charging")
+
+
+def test_power_cut_during_a_transaction_ends_it_with_power_loss(csms, make_charger):
+    ch = make_charger(csms.url).start()
+    online(ch, csms)
+    charge(ch, "TAGP")
+    csms.wait_message(cp_id=CP, action="StartTransaction")
+    ch.wait(lambda s: conn1(s)["transaction_id"] is not None, what="transaction id")
+    time.sleep(1)
+    reboot(ch)
+    online(ch, csms)
+    stop = csms.wait_message(cp_id=CP, action="StopTransaction", timeout=15)["payload"]
+    start = calls(csms, "StartTransaction")[0]
+    assert stop["reason"] == "PowerLoss"
+    assert stop["transactionId"] == 1
+    assert stop["meterStop"] >= start["meterStart"]
+    assert len(calls(csms, "StartTransaction")) == 1
+    # The register never goes backwards: a new session starts where the last ended.
+    charge(ch, "TAGP")
+    start2 = csms.wait_message(cp_id=CP, action="StartTransaction",
+                               after=csms.messages(cp_id=CP, action="StopTransaction")[0]["seq"])
+    assert start2["payload"]["meterStart"] >= stop["meterStop"]
+
+
+def test_offline_transactions_delivered_in_order_with_real_ids(csms, make_charger):
+    csms.heartbeat_interval = 300
+    ch = make_charger(csms.url).start()
+    online(ch, csms)
+    # Learn the tag online so the cache authorises it offline.
+    assert csms.call(CP, "ChangeConfiguration", {"key": "LocalAuthorizeOffline", "value": "true"})
+    ch.ctl("rfid", tag="CACHED")
+    csms.wait_message(cp_id=CP, action="Authorize")
+    time.sleep(0.3)
+    ch.wait(lambda s: conn1(s)["status"] == "Preparing", what="Preparing")
+    ch.ctl("net", up=False)
+    ch.wait(lambda s: not s["online"], what="offline")
+    for i in range(3):
+        ch.ctl("plug", connector=1)
+        ch.ctl("ev", connector=1, state="C")
+        if i:
+            ch.ctl("rfid", tag="CACHED")
+        ch.wait(lambda s: conn1(s)["contactor"], what="charging offline %d" % i)
+        time.sleep(0.5)
+        ch.ctl("rfid", tag="CACHED")
+        ch.wait(lambda s: not conn1(s)["contactor"] and conn1(s)["transaction_id"] is None,
+                what="stopped offline %d" % i)
+        ch.ctl("unplug", connector=1)
+        ch.wait(lambda s: conn1(s)["status"] == "Available", what="available %d" % i)
+    assert ch.status()["queue"] >= 6
+    ch.ctl("net", up=True)
+    csms.wait_for(lambda m: len(calls(csms, "StopTransaction")) == 3, timeout=30)
+    txs = [m for m in csms.messages(cp_id=CP, direction="in", message_type="CALL")
+           if m["action"] in ("StartTransaction", "StopTransaction")]
+    assert [m["action"] for m in txs] == ["StartTransaction", "StopTransaction"] * 3
+    starts = [m for m in csms.messages(cp_id=CP, direction="out", message_type="CALLRESULT")
+              if m["action"] == "StartTransaction"]
+    given = [r["payload"]["transactionId"] for r in starts]
+    stops = calls(csms, "StopTransaction")
+    assert [s["transactionId"] for s in stops] == given
+    assert all(s["reason"] == "Local" for s in stops)
+    ch.wait(lambda s: s["queue"] == 0, what="queue drained")
+
+
+def test_flapping_link_loses_nothing(csms, make_charger):
+    ch = make_charger(csms.url).start()
+    online(ch, csms)
+    assert csms.call(CP, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})
+    charge(ch, "FLAP")
+    for _ in range(4):
+        time.sleep(0.7)
+        ch.ctl("net", up=False)
+        time.sleep(0.7)
+        ch.ctl("net", up=True)
+    ch.wait(lambda s: s["online"], what="online")
+    ch.ctl("rfid", tag="FLAP")
+    ch.wait(lambda s: conn1(s)["transaction_id"] is None, what="stopped")
+    csms.wait_message(cp_id=CP, action="StopTransaction", timeout=20)
+    ch.wait(lambda s: s["online"] and s["queue"] == 0, timeout=20, what="queue drained")
+    # A Start is sent twice only if the link broke between it and its answer;
+    # the id the charger kept is the one of the answer it received.
+    assert 1 <= len(calls(csms, "StartTransaction")) <= 2
+    tid = conn_tid = [r["payload"]["transactionId"] for r in csms.messages(
+        cp_id=CP, direction="out", message_type="CALLRESULT") if r["action"] == "StartTransaction"][-1]
+    stops = calls(csms, "StopTransaction")
+    assert len(stops) == 1 and stops[0]["transactionId"] == conn_tid
+    mv = [p for p in calls(csms, "MeterValues") if "transactionId" in p]
+    assert mv and all(p["transactionId"] == tid for p in mv)
+    stamps = [p["meterValue"][0]["timestamp"] for p in mv]
+    assert stamps == sorted(stamps), "meter values must arrive in order"
