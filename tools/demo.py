@@ -4,8 +4,8 @@ talking OCPP 1.6J over 127.0.0.1, narrated live.
 
     python tools/demo.py [--runtime micropython|cpython] [--interactive] [--seconds N]
 
-The scripted demo boots the charger, shows its status and heartbeats, drops and
-restores the network link, then prints a summary. --interactive keeps both
+The scripted demo boots the charger and plays one charging session: plug, tag,
+charge with meter values, stop by tag, unplug, then prints a summary. --interactive keeps both
 running and reads commands: status, plug, unplug, ev B|C|D, rfid TAG, net up|down,
 fault rcd|short|diode|weld on|off, call Action {json}, quit.
 """
@@ -58,24 +58,44 @@ def _follow(path, stop):
         time.sleep(0.1)
 
 
+def _conn(ch):
+    return ch.status()["connectors"][0]
+
+
 def scripted(ch, srv, seconds):
     say("demo", "waiting for the charger to boot")
     ch.wait(lambda s: s["boot"] == "Accepted", timeout=20, what="boot")
     srv.wait_message(cp_id=CP_ID, action="StatusNotification", timeout=10)
-    st = ch.status()
-    say("demo", "charger online, connectors: %s" % ", ".join(
-        "%d %s" % (c["id"], c["status"]) for c in st["connectors"]))
-    time.sleep(min(seconds, 5))
-    say("demo", "the central system sends a DataTransfer for a vendor the charger does not know")
-    ans = srv.call(CP_ID, "DataTransfer", {"vendorId": "demo.example"})
-    say("demo", "DataTransfer to an unknown vendor answered %s" % ans["status"])
-    say("demo", "cutting the network link for 3 s")
-    ch.ctl("net", up=False)
-    time.sleep(3)
-    ch.ctl("net", up=True)
-    ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=30, what="reconnect")
-    say("demo", "back online")
-    time.sleep(max(0, seconds - 8))
+    srv.call(CP_ID, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "2"})
+    srv.call(CP_ID, "ChangeConfiguration", {"key": "MeterValuesSampledData", "value":
+             "Energy.Active.Import.Register,Power.Active.Import,Current.Offered"})
+    say("demo", "the driver plugs in the car; the car is ready to charge (state C)")
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    ch.wait(lambda s: s["connectors"][0]["status"] == "Preparing", what="Preparing")
+    say("demo", "the driver presents tag DEMO-TAG")
+    ch.ctl("rfid", tag="DEMO-TAG")
+    ch.wait(lambda s: s["connectors"][0]["status"] == "Charging", what="Charging")
+    c = _conn(ch)
+    say("demo", "charging: %s A offered, contactor %s, %d W" % (
+        c["offered_a"], "closed" if c["contactor"] else "open", c["power_w"]))
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        time.sleep(2)
+        c = _conn(ch)
+        say("demo", "meter %.0f Wh, %d W, car battery %.1f %%" % (
+            c["energy_wh"], c["power_w"], c["sim"]["battery_pct"]))
+    say("demo", "the driver presents the tag again to stop")
+    ch.ctl("rfid", tag="DEMO-TAG")
+    ch.wait(lambda s: s["connectors"][0]["transaction_id"] is None, what="stopped")
+    stop = srv.wait_message(cp_id=CP_ID, action="StopTransaction", timeout=10)["payload"]
+    start = srv.messages(cp_id=CP_ID, action="StartTransaction", direction="in",
+                         message_type="CALL")[-1]["payload"]
+    ch.ctl("unplug", connector=1)
+    ch.wait(lambda s: s["connectors"][0]["status"] == "Available", what="Available")
+    say("demo", "session: transaction %d, %d Wh (meter %d -> %d), reason %s" % (
+        stop["transactionId"], stop["meterStop"] - start["meterStart"], start["meterStart"],
+        stop["meterStop"], stop["reason"]))
 
 
 def interactive(ch, srv):

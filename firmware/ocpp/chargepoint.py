@@ -12,6 +12,8 @@ from firmware.ocpp import metering
 
 FIRMWARE_VERSION = "0.1.0"
 _OUTBOX = 4          # non-transaction messages waiting in RAM (they are not kept offline)
+_SETTLE = ("SuspendedEV", "SuspendedEVSE")
+_SETTLE_S = 1
 
 
 class ChargePoint:
@@ -25,7 +27,7 @@ class ChargePoint:
         self.error = ["NoError"] * (self.n + 1)
         self.info = [None] * (self.n + 1)
         self._dirty = 0              # bit c set: connector c's status is owed to the central system
-        self._since = [0] * (self.n + 1)
+        self._held = [None] * (self.n + 1)   # (status, error, ticks) waiting out MinimumStatusDuration
         self.wake = asyncio.Event()  # set when there is something to send
         self.vendors = {}            # vendorId -> handler, see actions/DataTransfer.py
         self.rpc = Rpc(self)
@@ -46,7 +48,7 @@ class ChargePoint:
         self.metering = metering.Metering(cfg, [None] + ctls, self._meter_value)
         self._recover()
         for c in range(self.n + 1):
-            self._refresh(c)
+            self._refresh(c, True)
 
     # ---- what the session needs
     def can_send(self):
@@ -107,12 +109,29 @@ class ChargePoint:
     def status_changed(self, c):
         self._refresh(c)
 
-    def _refresh(self, c):
+    def _refresh(self, c, now=False):
         if c == 0:
             st, err = ("Available" if self.operative0 else "Unavailable"), "NoError"
         else:
             st, err = self.conns[c].status()
-        self.set_status(c, st, err)
+        if st == self.status[c] and err == self.error[c]:
+            self._held[c] = None
+            return
+        hold = self.cfg.get("MinimumStatusDuration")
+        if st in _SETTLE and hold < _SETTLE_S:
+            # The EV takes a moment to answer a new offer: a suspended state is
+            # reported only once it lasts, not on the way to Charging.
+            hold = _SETTLE_S
+        if st == "Faulted" or hold <= 0 or now:
+            self._held[c] = None
+            self.set_status(c, st, err)
+            return
+        h = self._held[c]
+        if h is None or h[0] != st or h[1] != err:
+            self._held[c] = (st, err, ticks_ms())
+        elif ticks_diff(ticks_ms(), h[2]) >= hold * 1000:
+            self._held[c] = None
+            self.set_status(c, st, err)
 
     def set_status(self, c, status, error="NoError", info=None):
         if self.status[c] == status and self.error[c] == error and self.info[c] == info:
@@ -121,7 +140,6 @@ class ChargePoint:
         self.status[c] = status
         self.error[c] = error
         self.info[c] = info
-        self._since[c] = ticks_ms()
         self._dirty |= 1 << c
         self.wake.set()
 
@@ -268,6 +286,9 @@ class ChargePoint:
         while True:
             for conn in self.conns[1:]:
                 conn.tick()
+            for c in range(self.n + 1):
+                if self._held[c] is not None:
+                    self._refresh(c)
             if self.register is not None and None not in ctls:
                 self.register.tick(ctls)
             await sleep_ms(200)
