@@ -114,4 +114,10 @@ KEYS = (
     ("max_current_a", INT | DEV | REBOOT, 16, (6, 80, "A")),
     ("imp_per_kwh", INT | DEV | REBOOT, 1000, (1, 100000, "meter impulses per kWh")),
     ("connectors", INT | DEV | REBOOT, 1, (1, 4, "connectors")),
+    ("phases", INT | DEV | REBOOT, 3, (1, 3, "phases wired to the EV")),
+    ("voltage", INT | DEV | REBOOT, 230, (100, 480, "V, nominal phase voltage")),
+    ("fixed_cable_a", INT | DEV | REBOOT, 0, (0, 80, "A of a tethered cable; 0 = socket, read the proximity pilot")),
+    ("ventilation", BOOL | DEV | REBOOT, False, None),
+    ("free_vend", BOOL | DEV, False, None),
+    ("free_vend_tag", STR | DEV, "FreeVend", (1, 20, "id")),
 )

@@ -3,7 +3,7 @@
 # handed in, so this file never imports hardware code.
 import asyncio
 import log
-from compat import sleep_ms
+from compat import sleep_ms, ticks_ms, ticks_diff
 from firmware.store import Store
 from firmware.config import Config
 from firmware.register import Register
@@ -15,6 +15,7 @@ import ws as wslib
 # The feature profiles this build implements; the registry lists them to the
 # central system in SupportedFeatureProfiles.
 PROFILES = ("Core",)
+WDT_MS = 8000
 
 
 class App:
@@ -38,6 +39,10 @@ class App:
             self.ctls.append(Controller(board.port(c), {
                 "max_current_a": self.cfg.get("max_current_a"),
                 "imp_per_kwh": self.cfg.get("imp_per_kwh"),
+                "phases": self.cfg.get("phases"),
+                "voltage": self.cfg.get("voltage"),
+                "fixed_cable_a": self.cfg.get("fixed_cable_a") or None,
+                "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
                 "connector": c}))
         self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register)
@@ -67,9 +72,22 @@ class App:
         if self.session is not None:
             self.session.set_link(up)
 
+    async def _watchdog(self):
+        # The hardware watchdog is fed only while every controller task keeps
+        # stepping: a stuck safety loop resets the board.
+        self.board.wdt_start(WDT_MS)
+        while True:
+            now = ticks_ms()
+            if all(ticks_diff(now, c.last_step_ms) < WDT_MS // 4 for c in self.ctls):
+                self.board.wdt_feed()
+            else:
+                log.error("main", "a controller task stalled; letting the watchdog reset the board")
+            await sleep_ms(1000)
+
     async def run(self):
         for ctl in self.ctls:
             asyncio.create_task(ctl.run())
+        asyncio.create_task(self._watchdog())
         asyncio.create_task(self.cp.run())
         asyncio.create_task(self.cp.metering.run())
         self.session = self._session()

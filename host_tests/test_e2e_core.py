@@ -179,3 +179,18 @@ def test_get_and_change_configuration_over_every_key_kind(csms, make_charger):
     vals = {k["key"]: k["value"] for k in got["configurationKey"]}
     assert vals == {"HeartbeatInterval": "120", "LocalPreAuthorize": "true",
                     "MeterValuesSampledData": "Energy.Active.Import.Register,Voltage"}
+
+
+def test_unlock_connector_stops_the_transaction_and_unlocks(csms, make_charger):
+    ch = online(csms, make_charger)
+    assert csms.call(CP, "UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    ch.ctl("rfid", tag="TAG5")
+    st = charging(ch)
+    assert conn1(st)["sim"]["locked"] is True
+    assert csms.call(CP, "UnlockConnector", {"connectorId": 1})["status"] == "Unlocked"
+    stop = csms.wait_message(cp_id=CP, action="StopTransaction")["payload"]
+    assert stop["reason"] == "UnlockCommand"
+    st = ch.wait(lambda s: not conn1(s)["contactor"], what="contactor open")
+    assert conn1(st)["sim"]["locked"] is False

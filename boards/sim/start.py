@@ -24,7 +24,8 @@ def _args(argv):
 
 
 async def _main(opts):
-    b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"]})
+    # The simulated socket has a cable lock, as most wallboxes with a socket do.
+    b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
     settings = {}
     if opts["csms"]:
         settings["csms_url"] = opts["csms"]

@@ -63,10 +63,16 @@ class Connector:
         self.cp.status_changed(self.c)
 
     def _plugged(self):
-        if self.tx is None and self.auth is not None:
+        if self.tx is not None or self.finishing:
+            return
+        if self.auth is not None:
             tag, info, _t = self.auth
             self.auth = None
             self.start(tag, info)
+        elif self.cp.cfg.get("free_vend") and self.operative:
+            # Free vend: every plug-in charges, still as a transaction the
+            # central system sees, under a fixed idTag.
+            self.start(self.cp.cfg.get("free_vend_tag"), {"status": "Accepted"})
 
     def _unplugged(self):
         self.finishing = False
@@ -76,8 +82,8 @@ class Connector:
             else:
                 # The transaction goes on; the EV may come back (spec 3.6.2).
                 self.ctl.permit(False)
-        if self.cp.cfg.get("UnlockConnectorOnEVSideDisconnect"):
-            self.cp.board.port(self.c).lock(False)
+        if self.cp.cfg.get("UnlockConnectorOnEVSideDisconnect") and self.ctl is not None:
+            self.ctl.unlock()
 
     def tick(self):
         # ConnectionTimeOut: an authorisation waiting for a plug lapses.

@@ -12,8 +12,10 @@ def handle(cp, p):
     if not 1 <= c <= cp.n:
         raise CallError("PropertyConstraintViolation", "connectorId must be 1..%d" % cp.n)
     conn = cp.conns[c]
+    if conn.ctl is None or not conn.ctl.faults.has_lock:
+        return {"status": "NotSupported"}
     conn.stop("UnlockCommand")
-    ok = cp.board.port(c).lock(False)
+    ok = conn.ctl.unlock()
     if ok is None:
         return {"status": "NotSupported"}
     return {"status": "Unlocked" if ok else "UnlockFailed"}
