@@ -38,7 +38,8 @@ ERRATA_KEYS = ["MessageTimeout", "StopTransactionMaxMeterValues", "SupportedFile
 SECURITY_KEYS = ["SecurityProfile", "AuthorizationKey", "CpoName", "CertificateStoreMaxLength",
                  "AdditionalRootCertificateCheck"]
 DEVICE_KEYS = ["csms_url", "charge_point_id", "wifi_ssid", "wifi_password", "ca_cert_file",
-               "max_current_a", "imp_per_kwh", "connectors"]
+               "max_current_a", "imp_per_kwh", "connectors", "phases", "voltage",
+               "fixed_cable_a", "ventilation", "free_vend", "free_vend_tag"]
 SECRET = "s3cr3t-0123456789abcdef"
 
 
@@ -406,7 +407,8 @@ check("persisted", d.get("HeartbeatInterval") == 60 and d.get("ConnectorPhaseRot
 f = open(root + "/config", "rb"); data = f.read(); f.close()
 f = open(root + "/config", "wb"); f.write(data[:len(data) // 2]); f.close()
 check("torn", Config(st).get("HeartbeatInterval") == 300)
-check("keys", len(list(c.keys())) >= 51 and len(list(c.keys(False))) == len(list(c.keys())) + 8)
+from firmware.config_keys import KEYS, DEV
+check("keys", len(list(c.keys())) >= 51 and len(list(c.keys(False))) == len(list(c.keys())) + len([k for k in KEYS if k[1] & DEV]))
 print("DONE")
 '''
 
