@@ -1,0 +1,172 @@
+# A charge point stand-in for the reservation and trigger checks: real
+# Connector objects, a real Rpc and Store, fake EVSE controllers, and the
+# wiring of Reservations the integrator is asked to copy into ChargePoint.
+import json
+from firmware.store import Store
+from firmware.config import Config
+from firmware.ocpp.rpc import Rpc
+from firmware.ocpp.connector import Connector
+from firmware.ocpp.reservation import Reservations, refresh
+
+
+class FakeCtl:
+    def __init__(self):
+        self.fault = None
+        self.ev_connected = False
+        self.charging = False
+        self.cp = "A"
+        self.offered_a = 0
+        self.energy_wh = 1000
+        self.permitted = False
+
+    def permit(self, on):
+        self.permitted = on
+        self.charging = on and self.ev_connected
+
+    def unlock(self):
+        return True
+
+
+class FakePort:
+    def lock(self, on):
+        return True
+
+
+class FakeBoard:
+    def port(self, c):
+        return FakePort()
+
+
+class FakeWS:
+    def __init__(self, events):
+        self.buf = bytearray(4096)
+        self.events = events
+        self.sent = []
+        self.broken = False
+
+    async def send(self, text):
+        if self.broken:
+            raise OSError("link gone")
+        m = json.loads(text)
+        self.sent.append(m)
+        self.events.append(("ws", m))
+
+
+class FakeQueue:
+    def __init__(self):
+        self.pushed = []
+
+    def push(self, action, ref, payload):
+        self.pushed.append((action, payload))
+        return len(self.pushed)
+
+
+class FakeCP:
+    def __init__(self, root, n=2, zero=False):
+        self.n = n
+        self.store = Store(root)
+        self.cfg = Config(self.store, defaults={"ReserveConnectorZeroSupported": zero})
+        self.events = []
+        self.ws = FakeWS(self.events)
+        self.rpc = Rpc(self)
+        self.rpc.attach(self.ws)
+        self.queue = FakeQueue()
+        self.board = FakeBoard()
+        self.boot = "Accepted"
+        self.status = ["Available"] * (n + 1)
+        self.operative0 = True
+        self.changed = []
+        self.ctls = [None] + [FakeCtl() for _ in range(n)]
+        self.conns = [None] + [Connector(self, c, self.ctls[c]) for c in range(1, n + 1)]
+        # --- the wiring ChargePoint needs
+        self.reservations = Reservations(self.store, n)
+        self.reservations.bind(self)
+        for c in range(n + 1):
+            self._refresh(c)
+
+    def reserved(self, c):
+        return self.reservations.reserved(c)
+
+    def reservation_for(self, c, tag, parent):
+        ok, rid = self.reservations.allows(c, tag, parent)
+        if rid is not None and self.reservations.used(rid) == 0:
+            # The pool of free connectors held for connector-0 reservations shrank.
+            for k in range(1, self.n + 1):
+                if k != c:
+                    self._refresh(k)
+        return rid
+
+    def status_changed(self, c):
+        self.changed.append(c)
+        if c and self.reservations.has_zero():
+            for k in range(1, self.n + 1):
+                self._refresh(k)
+        else:
+            self._refresh(c)
+
+    def _refresh(self, c):
+        if c == 0:
+            st = "Available" if self.operative0 else "Unavailable"
+        else:
+            st = self.conns[c].status()[0]
+        if self.reservations.on_status(c, st) and c == 0:
+            for k in range(1, self.n + 1):
+                self._refresh(k)
+        self.status[c] = st
+
+    def tick(self, now_s):
+        for c in self.reservations.expire(now_s):
+            refresh(self, c)
+
+    def present(self, c, tag, parent=None):
+        """A tag authorised for connector c, gated as ChargePoint._tag must be."""
+        info = {"status": "Accepted"}
+        if parent:
+            info["parentIdTag"] = parent
+        ok, _rid = self.reservations.allows(c, tag, parent)
+        if not ok:
+            return False
+        return self.conns[c].authorized(tag, info)
+
+    def plug(self, c, on=True):
+        self.ctls[c].ev_connected = on
+        self.conns[c].on_evse("state", "B" if on else "A")
+
+    # Connector's other needs
+    def tx_started(self, conn):
+        pass
+
+    def tx_stopped(self, conn):
+        pass
+
+    def tx_data(self, conn):
+        return None
+
+    def save_tx(self, conn):
+        pass
+
+    def save_availability(self):
+        pass
+
+
+SEQ = [0]
+
+
+async def call(cp, action, payload, show=True):
+    """(CALLRESULT payload, None) or (None, (code, description)); prints
+    "REQ"/"RES" lines for the schema check on the pytest side."""
+    SEQ[0] += 1
+    uid = "c%d" % SEQ[0]
+    data = json.dumps([2, uid, action, payload]).encode()
+    cp.ws.buf[:len(data)] = data
+    cp.ws.sent = []
+    await cp.rpc.on_frame(cp.ws.buf, len(data), len(data))
+    if len(cp.ws.sent) != 1 or cp.ws.sent[0][1] != uid:
+        return None, ("no answer", repr(cp.ws.sent))
+    m = cp.ws.sent[0]
+    if m[0] == 3:
+        if show:
+            print("REQ %s %s" % (action, json.dumps(payload)))
+        print("RES %s %s" % (action, json.dumps(m[2])))
+        return m[2], None
+    return None, (m[2], m[3])

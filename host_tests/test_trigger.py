@@ -1,0 +1,44 @@
+"""TriggerMessage (spec 5.17 with errata 3.35), checked under MicroPython and
+CPython by mp/trigger_check.py; every request and answer is checked against the
+official OCPP 1.6 schemas."""
+import json
+import os
+
+import pytest
+
+import schemas
+from mprun import cases, RUNTIMES
+
+SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "trigger_check.py")
+
+MESSAGES = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+            "Heartbeat", "MeterValues", "StatusNotification")
+
+MUST = """boot_accepted_then_sent diagnostics_accepted_then_sent firmware_accepted_then_sent
+heartbeat_accepted_then_sent boot_connector_1_ignored heartbeat_connector_7_ignored
+status_without_connector_means_all status_connector_0 status_connector_1 status_connector_2
+status_bad_connector_3_rejected status_bad_connector_-1_rejected meter_without_connector_means_all
+meter_connector_0 meter_connector_2 meter_bad_connector_3_rejected boot_rejected_after_accepted
+heartbeat_still_accepted_after_boot start_transaction_not_implemented unknown_message_not_implemented
+missing_requested_message
+connector_not_integer no_message_without_answer next_trigger_after_link_back""".split()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_trigger_message(runtime, tmp_path):
+    passed, failed, out = cases(runtime, SCRIPT, str(tmp_path))
+    assert not failed, "\n".join(failed)
+    missing = [m for m in MUST if m not in passed]
+    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
+    assert len(passed) >= 36, out
+
+    lines = out.splitlines()
+    reqs = [l.split(" ", 2) for l in lines if l.startswith("REQ ")]
+    answers = [l.split(" ", 2) for l in lines if l.startswith("RES ")]
+    for _, action, text in reqs:
+        schemas.validate(action, json.loads(text))
+    for _, action, text in answers:
+        schemas.validate(action, json.loads(text), response=True)
+    asked = set(json.loads(t)["requestedMessage"] for _, a, t in reqs)
+    assert asked == set(MESSAGES), asked
+    assert set(json.loads(t)["status"] for _, a, t in answers) == {"Accepted", "Rejected", "NotImplemented"}
