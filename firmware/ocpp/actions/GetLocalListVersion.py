@@ -1,0 +1,13 @@
+# GetLocalListVersion (spec 5.10): the version of the local authorization list,
+# 0 when it is empty. -1 is for a charge point that does not support the list
+# (the spec's words), i.e. without LocalAuthListManagement among its
+# SupportedFeatureProfiles; a supported list that LocalAuthListEnabled turns
+# off still has a version, which the central system needs to keep it in sync.
+SCHEMA = {}
+
+
+def handle(cp, p):
+    ll = getattr(cp, "locallist", None)
+    if ll is None or not ll.supported():
+        return {"listVersion": -1}
+    return {"listVersion": ll.version}

@@ -1,0 +1,171 @@
+# SendLocalList and GetLocalListVersion through the RPC layer, run under
+# MicroPython and CPython by test_locallist.py. argv[1]: an empty directory.
+# Prints "PASS name" / "FAIL name: why", "RES <action> <json>" for every
+# CALLRESULT payload (checked against the official schemas by the test) and
+# "DONE n".
+import sys
+import json
+import asyncio
+import log
+from firmware.store import Store
+from firmware.config import Config
+from firmware.ocpp.rpc import Rpc
+from firmware.ocpp.locallist import LocalList
+
+ROOT = sys.argv[1]
+log.level = log.WARN
+lines = []
+log.add_sink(lambda lvl, line: lines.append(line))
+results = []
+
+
+def expect(name, cond, detail=""):
+    results.append(name)
+    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
+
+
+class FakeWS:
+    def __init__(self):
+        self.buf = bytearray(8192)
+        self.sent = []
+
+    async def send(self, text):
+        self.sent.append(json.loads(text))
+
+
+class FakeCP:
+    def __init__(self, root, **defaults):
+        self.store = Store(root)
+        self.cfg = Config(self.store, defaults=defaults or None)
+        self.locallist = LocalList(self.store, self.cfg)
+        self.rpc = Rpc(self)
+        self.ws = FakeWS()
+        self.rpc.attach(self.ws)
+
+
+SEQ = [0]
+
+
+async def call(cp, action, payload):
+    """(CALLRESULT payload, None) or (None, (code, description))."""
+    SEQ[0] += 1
+    uid = "c%d" % SEQ[0]
+    data = json.dumps([2, uid, action, payload]).encode()
+    cp.ws.buf[:len(data)] = data
+    cp.ws.sent = []
+    await cp.rpc.on_frame(cp.ws.buf, len(data), len(data))
+    if len(cp.ws.sent) != 1 or cp.ws.sent[0][1] != uid:
+        return None, ("no answer", repr(cp.ws.sent))
+    m = cp.ws.sent[0]
+    if m[0] == 3:
+        print("RES %s %s" % (action, json.dumps(m[2])))
+        return m[2], None
+    return None, (m[2], m[3])
+
+
+def ent(tag, status="Accepted", **more):
+    info = {"status": status}
+    info.update(more)
+    return {"idTag": tag, "idTagInfo": info}
+
+
+async def send(cp, version, kind, entries=None):
+    p = {"listVersion": version, "updateType": kind}
+    if entries is not None:
+        p["localAuthorizationList"] = entries
+    return await call(cp, "SendLocalList", p)
+
+
+async def version(cp):
+    res, err = await call(cp, "GetLocalListVersion", {})
+    return res["listVersion"] if res else err
+
+
+async def main():
+    cp = FakeCP(ROOT + "/a")
+    expect("version_empty_0", await version(cp) == 0)
+    res, err = await send(cp, 3, "Full", [ent("AA11", expiryDate="2030-05-06T07:08:09Z", parentIdTag="G"),
+                                          ent("bb22", "Blocked")])
+    expect("full_accepted", res == {"status": "Accepted"} and await version(cp) == 3
+           and cp.locallist.lookup("aa11") == {"status": "Accepted", "expiryDate": "2030-05-06T07:08:09Z",
+                                               "parentIdTag": "G"}, (res, err))
+    res, err = await send(cp, 4, "Differential", [{"idTag": "BB22"}, ent("cc33", "Invalid")])
+    expect("differential_accepted", res == {"status": "Accepted"} and await version(cp) == 4
+           and cp.locallist.lookup("bb22") is None and cp.locallist.lookup("CC33") == {"status": "Invalid"},
+           (res, err))
+    res, err = await send(cp, 4, "Differential", [ent("dd44")])
+    expect("differential_same_version_mismatch", res == {"status": "VersionMismatch"}
+           and await version(cp) == 4 and cp.locallist.lookup("dd44") is None, (res, err))
+    res, err = await send(cp, 5, "Full", [{"idTag": "EE55"}])
+    expect("full_without_idtaginfo_failed", res == {"status": "Failed"} and await version(cp) == 4,
+           (res, err))
+    res, err = await send(cp, 5, "Full", [ent("x1"), ent("X1")])
+    expect("duplicates_failed", res == {"status": "Failed"}, (res, err))
+    res, err = await send(cp, 6, "Differential")
+    expect("differential_without_list", res == {"status": "Accepted"} and await version(cp) == 6
+           and cp.locallist.count == 2, (res, err))
+    res, err = await send(cp, 7, "Full")
+    expect("full_without_list_empties", res == {"status": "Accepted"} and await version(cp) == 0
+           and cp.locallist.count == 0, (res, err))
+
+    most = cp.cfg.get("SendLocalListMaxLength")
+    res, err = await send(cp, 8, "Full", [ent("m%d" % i) for i in range(most)])
+    expect("max_per_message_accepted", res == {"status": "Accepted"} and cp.locallist.count == most,
+           (res, err))
+    res, err = await send(cp, 9, "Full", [ent("n%d" % i) for i in range(most + 1)])
+    expect("over_send_max_callerror", res is None and err[0] == "OccurenceConstraintViolation"
+           and "SendLocalListMaxLength is %d" % most in err[1] and cp.locallist.version == 8, (res, err))
+
+    # Malformed requests: the CALLERROR of OCPP-J 1.6, the list untouched.
+    bad = (
+        ("missing_update_type", {"listVersion": 9}, "OccurenceConstraintViolation"),
+        ("missing_version", {"updateType": "Full"}, "OccurenceConstraintViolation"),
+        ("missing_idtag", {"listVersion": 9, "updateType": "Full",
+                           "localAuthorizationList": [{"idTagInfo": {"status": "Accepted"}}]},
+         "OccurenceConstraintViolation"),
+        ("missing_status", {"listVersion": 9, "updateType": "Full",
+                            "localAuthorizationList": [{"idTag": "a", "idTagInfo": {}}]},
+         "OccurenceConstraintViolation"),
+        ("bad_update_type", {"listVersion": 9, "updateType": "Partial"}, "PropertyConstraintViolation"),
+        ("bad_status", {"listVersion": 9, "updateType": "Full",
+                        "localAuthorizationList": [ent("a", "Nope")]}, "PropertyConstraintViolation"),
+        ("idtag_too_long", {"listVersion": 9, "updateType": "Full",
+                            "localAuthorizationList": [ent("x" * 21)]}, "PropertyConstraintViolation"),
+        ("parent_too_long", {"listVersion": 9, "updateType": "Full",
+                             "localAuthorizationList": [ent("a", parentIdTag="p" * 21)]},
+         "PropertyConstraintViolation"),
+        ("bad_expiry", {"listVersion": 9, "updateType": "Full",
+                        "localAuthorizationList": [ent("a", expiryDate="soon")]},
+         "PropertyConstraintViolation"),
+        ("version_not_int", {"listVersion": "9", "updateType": "Full"}, "TypeConstraintViolation"),
+        ("list_not_array", {"listVersion": 9, "updateType": "Full", "localAuthorizationList": {}},
+         "TypeConstraintViolation"),
+        ("extra_field", {"listVersion": 9, "updateType": "Full", "hash": "x"}, "FormationViolation"),
+        ("extra_info_field", {"listVersion": 9, "updateType": "Full",
+                              "localAuthorizationList": [ent("a", note="x")]}, "FormationViolation"),
+    )
+    for name, payload, code in bad:
+        res, err = await call(cp, "SendLocalList", payload)
+        expect("callerror_" + name, res is None and err[0] == code and cp.locallist.version == 8
+               and cp.locallist.count == most, (res, err))
+    res, err = await call(cp, "GetLocalListVersion", {"x": 1})
+    expect("get_version_extra_field", res is None and err[0] == "FormationViolation", (res, err))
+
+    # Disabled: reported as no list (-1) and updates NotSupported (issue 5).
+    cp.cfg.set("LocalAuthListEnabled", "false", "ocpp")
+    res, err = await send(cp, 10, "Differential", [ent("late")])
+    expect("disabled_still_updates", res == {"status": "NotSupported"} and await version(cp) == -1, (res, err))
+
+    # Not supported: -1 and NotSupported.
+    cp2 = FakeCP(ROOT + "/b", SupportedFeatureProfiles="Core,RemoteTrigger")
+    expect("unsupported_version_minus_1", await version(cp2) == -1)
+    res, err = await send(cp2, 1, "Full", [ent("a")])
+    expect("unsupported_not_supported", res == {"status": "NotSupported"}, (res, err))
+    cp2.locallist = None
+    res, err = await send(cp2, 1, "Full", [ent("a")])
+    expect("no_list_not_supported", res == {"status": "NotSupported"} and await version(cp2) == -1,
+           (res, err))
+
+
+asyncio.run(main())
+print("DONE %d" % len(results))
