@@ -14,7 +14,7 @@ import ws as wslib
 
 # The feature profiles this build implements; the registry lists them to the
 # central system in SupportedFeatureProfiles.
-PROFILES = ("Core",)
+PROFILES = ("Core", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger")
 WDT_MS = 8000
 
 
@@ -90,6 +90,7 @@ class App:
         asyncio.create_task(self._watchdog())
         asyncio.create_task(self.cp.run())
         asyncio.create_task(self.cp.metering.run())
+        asyncio.create_task(self.cp.limiter.run())
         self.session = self._session()
         if self.session is None:
             log.warn("main", "not configured: set the central system URL and charge point id "

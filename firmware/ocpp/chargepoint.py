@@ -9,6 +9,10 @@ from firmware.ocpp.connector import Connector
 from firmware.ocpp.txqueue import TxQueue
 from firmware.ocpp.auth import Auth
 from firmware.ocpp import metering
+from firmware.ocpp.reservation import Reservations, refresh
+from firmware.ocpp.locallist import LocalList
+from firmware.ocpp.smart import Smart
+from firmware.ocpp.limiter import Limiter
 
 FIRMWARE_VERSION = "0.1.0"
 _OUTBOX = 4          # non-transaction messages waiting in RAM (they are not kept offline)
@@ -35,11 +39,18 @@ class ChargePoint:
         self.online = False          # True while a WebSocket is open
         self.outbox = []             # (action, payload, on_answer) not tied to a transaction
         self.reset_pending = None    # "Soft" / "Hard" once a Reset was accepted
+        self.boot_requested = False  # TriggerMessage(BootNotification) while Pending
         self.queue = TxQueue(store)
         self.register = register
         self.auth = Auth(cfg, store, self._call, self.can_send)
         ctls = controllers or [None] * self.n
         self.conns = [None] + [Connector(self, c, ctls[c - 1]) for c in range(1, self.n + 1)]
+        self.reservations = Reservations(store, self.n)
+        self.reservations.bind(self)
+        self.locallist = LocalList(store, cfg)
+        self.auth.local_list = self.locallist
+        self.smart = Smart(cfg, store, self.n, cfg.get("voltage"), cfg.get("phases"))
+        self.limiter = Limiter(self.smart, self.conns)
         self.operative0 = True
         self._load_availability()
         for conn in self.conns[1:]:
@@ -97,23 +108,39 @@ class ChargePoint:
         """How long the session may sleep before next_message could have more."""
         return self.queue.due_ms()
 
-    def send(self, action, payload, on_answer=None):
-        """Queue a message that is not about a transaction; dropped when offline."""
-        if not self.can_send() or len(self.outbox) >= _OUTBOX:
+    def send(self, action, payload, on_answer=None, triggered=False):
+        """Queue a message that is not about a transaction; dropped when offline.
+        A triggered message may go while the boot is Pending (spec 4.2)."""
+        ok = self.online and (self.boot == "Accepted" or (triggered and self.boot == "Pending"))
+        if not ok or len(self.outbox) >= _OUTBOX:
             return False
         self.outbox.append((action, payload, on_answer))
         self.wake.set()
         return True
 
     # ---- status
+    def mark_status(self, c):
+        self._dirty |= 1 << c
+        self.wake.set()
+
     def status_changed(self, c):
-        self._refresh(c)
+        if c and self.reservations.has_zero():
+            # A connector-0 reservation holds a pool: one connector's change can
+            # make the others show Reserved or not.
+            for k in range(1, self.n + 1):
+                self._refresh(k)
+        else:
+            self._refresh(c)
 
     def _refresh(self, c, now=False):
         if c == 0:
             st, err = ("Available" if self.operative0 else "Unavailable"), "NoError"
         else:
             st, err = self.conns[c].status()
+        if self.reservations.on_status(c, st):
+            refresh(self, 0 if c == 0 else c)
+            if c:
+                st, err = self.conns[c].status()
         if st == self.status[c] and err == self.error[c]:
             self._held[c] = None
             return
@@ -143,12 +170,21 @@ class ChargePoint:
         self._dirty |= 1 << c
         self.wake.set()
 
-    # ---- reservations (the Reservation profile fills these in)
+    # ---- reservations
     def reserved(self, c):
-        return False
+        return self.reservations.reserved(c)
 
     def reservation_for(self, c, tag, parent):
-        return None
+        """The reservationId a start of this tag on connector c uses up, or None."""
+        ok, rid = self.reservations.allows(c, tag, parent)
+        if rid is not None and self.reservations.used(rid) == 0:
+            for k in range(1, self.n + 1):
+                if k != c:
+                    self._refresh(k)
+        return rid
+
+    def allowed(self, conn, tag, parent):
+        return self.reservations.allows(conn.c, tag, parent)[0]
 
     # ---- tags at the reader and transactions
     def present_tag(self, tag):
@@ -162,13 +198,16 @@ class ChargePoint:
                 if tag == tx["tag"] or await self.auth.may_stop(tx["tag"], tx["parent"], tag):
                     conn.stop("Local", tag)
                     return
-        conn = self.pick_connector()
-        if conn is None:
+        if self.pick_connector(tag, None, True) is None:
             log.info("cp", "tag %s: no connector free", tag)
             return
         info = await self.auth.authorize(tag)
         if info.get("status") != "Accepted":
             log.info("cp", "tag %s refused: %s", tag, info.get("status"))
+            return
+        conn = self.pick_connector(tag, info.get("parentIdTag"))
+        if conn is None:
+            log.info("cp", "tag %s: every free connector is reserved for someone else", tag)
             return
         conn.authorized(tag, info)
 
@@ -186,10 +225,15 @@ class ChargePoint:
             info = {"status": "Accepted"}
         conn.authorized(tag, info)
 
-    def pick_connector(self):
+    def pick_connector(self, tag, parent, any_tag=False):
+        """The connector a tag should charge on: one with an EV waiting first,
+        then a free one; never one reserved for somebody else (any_tag: ignore
+        reservations, to see whether asking the central system is worth it)."""
         best = None
         for conn in self.conns[1:]:
             if conn.tx is None and conn.operative and conn.status()[0] not in ("Faulted", "Unavailable"):
+                if not any_tag and not self.allowed(conn, tag, parent):
+                    continue
                 if conn.ctl is not None and conn.ctl.ev_connected and not conn.finishing:
                     return conn
                 if best is None and conn.auth is None:
@@ -199,9 +243,21 @@ class ChargePoint:
     def tx_started(self, conn):
         self.save_tx(conn)
         self.metering.tx_started(conn.c)
+        prof = conn.remote_profile
+        conn.remote_profile = None
+        if prof is not None:
+            # The profile of a RemoteStartTransaction is for the transaction it started.
+            st = self.smart.set(conn.c, prof, conn.tx)
+            log.info("cp", "connector %d: charging profile of the remote start %s", conn.c, st)
+        self.limits_changed()
+
+    def limits_changed(self):
+        self.limiter.changed()
 
     def tx_stopped(self, conn):
         self.metering.tx_stopped(conn.c)
+        self.smart.tx_ended(conn.c)
+        self.limits_changed()
         self.store.remove("tx%d" % conn.c)
         if self.register is not None:
             # A later meterStart must never be below this meterStop, power cut or not.
@@ -289,6 +345,8 @@ class ChargePoint:
             for c in range(self.n + 1):
                 if self._held[c] is not None:
                     self._refresh(c)
+            for c in self.reservations.expire():
+                refresh(self, c)
             if self.register is not None and None not in ctls:
                 self.register.tick(ctls)
             await sleep_ms(200)

@@ -7,7 +7,7 @@ from compat import ticks_ms, ticks_diff, wall, iso
 
 # Faults of the EVSE controller that make the connector Faulted; any other
 # error code (EVCommunicationError) is a warning shown with the current status.
-_FAULTED = ("GroundFailure", "PowerSwitchFailure", "OverCurrentFailure", "InternalError",
+FAULTED = ("GroundFailure", "PowerSwitchFailure", "OverCurrentFailure", "InternalError",
             "ConnectorLockFailure", "HighTemperature", "OtherError")
 
 
@@ -30,7 +30,7 @@ class Connector:
         ctl = self.ctl
         fault = ctl.fault if ctl else None
         err = fault or "NoError"
-        if fault in _FAULTED:
+        if fault in FAULTED:
             return "Faulted", fault
         plugged = ctl.ev_connected if ctl else False
         if self.tx is not None:
@@ -72,7 +72,9 @@ class Connector:
         elif self.cp.cfg.get("free_vend") and self.operative:
             # Free vend: every plug-in charges, still as a transaction the
             # central system sees, under a fixed idTag.
-            self.start(self.cp.cfg.get("free_vend_tag"), {"status": "Accepted"})
+            tag = self.cp.cfg.get("free_vend_tag")
+            if self.cp.allowed(self, tag, None):
+                self.start(tag, {"status": "Accepted"})
 
     def _unplugged(self):
         self.finishing = False

@@ -132,9 +132,24 @@ class Session:
         self.cp.wake.set()
 
     async def _wait(self, ms):
-        # Sleep, but wake at once when the link dies.
+        # Sleep between BootNotifications, but wake at once when the link dies
+        # or the central system triggers a message (spec 4.2: while Pending only
+        # triggered messages may be sent).
+        cp = self.cp
         end = ticks_ms() + ms
         while not self._dead and ticks_diff(end, ticks_ms()) > 0:
+            if cp.boot_requested:
+                cp.boot_requested = False
+                return
+            if cp.outbox:
+                action, payload, done = cp.outbox.pop(0)
+                try:
+                    res = await self.rpc.call(action, payload, self._cfg("MessageTimeout", 30))
+                except (CallError, CallTimeout) as e:
+                    res = e
+                if done is not None:
+                    done(res)
+                continue
             await sleep_ms(min(100, max(1, ticks_diff(end, ticks_ms()))))
         if self._dead:
             raise LinkDown("link down")
@@ -181,6 +196,8 @@ class Session:
         if isinstance(s, str):
             try:
                 set_wall(parse_iso(s))
+                # Schedules and reservations are in wall-clock time.
+                self.cp.limits_changed()
             except ValueError:
                 log.warn("boot", "central system time %r not understood", s[:40])
 

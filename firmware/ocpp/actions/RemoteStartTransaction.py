@@ -10,20 +10,22 @@ SCHEMA = {"connectorId": (I,), "idTag": (S | REQ, 20), "chargingProfile": PROFIL
 
 def handle(cp, p):
     c = p.get("connectorId")
+    tag = p["idTag"]
+    known = cp.auth.lookup(tag)
+    parent = known.get("parentIdTag") if known else None
     if c is not None:
         if not 1 <= c <= cp.n:
             return {"status": "Rejected"}
         conn = cp.conns[c]
-        if not _free(conn):
+        if not _free(conn) or not cp.allowed(conn, tag, parent):
             return {"status": "Rejected"}
     else:
-        conn = cp.pick_connector()
+        conn = cp.pick_connector(tag, parent)
         if conn is None:
             return {"status": "Rejected"}
     prof = p.get("chargingProfile")
     if prof is not None and prof["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}
-    tag = p["idTag"]
     conn.remote_profile = prof
     cp.rpc.later(lambda: cp.remote_start(conn, tag))
     return {"status": "Accepted"}
