@@ -21,6 +21,7 @@ WDT_MS = 8000
 class App:
     def __init__(self, board, settings=None):
         settings = settings or {}
+        self.started_ms = ticks_ms()
         self.board = board
         self.store = Store(board.data_dir)
         self.store.cleanup()
@@ -64,6 +65,13 @@ class App:
         s = self.cp.snapshot()
         s["configured"] = self.session is not None
         return s
+
+    def boot_ms(self):
+        """Milliseconds from start to the first BootNotification accepted, or None."""
+        s = self.session
+        if s is None or s.accepted_ms is None:
+            return None
+        return ticks_diff(s.accepted_ms, self.started_ms)
 
     def present_tag(self, tag):
         self.cp.present_tag(tag)

@@ -27,15 +27,27 @@ def micropython_exe():
     return "micropython"
 
 
-def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None):
+def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
+            probe=False, mpy_dir=None):
     """The command line and environment that start one firmware process."""
-    paths = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "sim")]
+    # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
+    # board's) to run instead of the sources, as on a board.
+    if mpy_dir:
+        paths = [mpy_dir, os.path.join(mpy_dir, "lib"), os.path.join(mpy_dir, "board")]
+    else:
+        paths = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "sim")]
     start = os.path.join(ROOT, "boards", "sim", "start.py")
+    if mpy_dir:
+        # The entry script's folder comes first on the path: it must be the
+        # precompiled tree's, or the sources would be imported instead.
+        start = os.path.join(mpy_dir, "board", "start.py")
     args = ["--data", data, "--connectors", str(connectors), "--control", str(control)]
     if csms:
         args += ["--csms", csms]
     if ident:
         args += ["--id", ident]
+    if probe:
+        args += ["--probe", "1"]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)
@@ -60,11 +72,16 @@ def main(argv=None):
     ap.add_argument("--connectors", type=int, default=1)
     ap.add_argument("--control", type=int, default=0, help="control channel TCP port (0 = off)")
     ap.add_argument("--heap", type=int, default=None, help="MicroPython heap in KB")
+    ap.add_argument("--probe", action="store_true",
+                    help="measure event-loop lateness and heap (control command stats)")
+    ap.add_argument("--mpy", default=None, metavar="DIR",
+                    help="run precompiled .mpy modules from DIR (see tools/bench.py)")
     a = ap.parse_args(argv)
     if not 1 <= a.connectors <= 8:
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
-    cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap)
+    cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
+                       a.probe, a.mpy)
     child = None
 
     def forward(sig, _frame):

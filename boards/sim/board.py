@@ -54,6 +54,10 @@ class SimPort:
         self.meter_wh = 0.0
         self.power_w = 0
         self._t = ticks_ms()
+        # Safety reaction times for the benchmark: from a hazard the simulator
+        # caused while the contactor was closed to the contactor opening.
+        self.hazard_ms = None
+        self.reactions = []
 
     # ---- the model ----------------------------------------------------------
     def closed(self):
@@ -111,7 +115,16 @@ class SimPort:
     def contactor(self, closed):
         self.advance()
         self.cmd = bool(closed)
+        if not closed and self.hazard_ms is not None:
+            if len(self.reactions) >= 256:
+                self.reactions.pop(0)
+            self.reactions.append(ticks_diff(ticks_ms(), self.hazard_ms))
+            self.hazard_ms = None
         self.advance()
+
+    def _hazard(self):
+        if self.cmd and self.hazard_ms is None:
+            self.hazard_ms = ticks_ms()
 
     def contactor_feedback(self):
         return self.closed() if self._feedback else None
@@ -149,6 +162,7 @@ class SimPort:
 
     def unplug(self):
         self.advance()
+        self._hazard()
         self.ev.plugged = False
         self.advance()
 
@@ -156,6 +170,8 @@ class SimPort:
         if letter not in ("B", "C", "D"):
             raise ValueError("EV state must be B, C or D, not %r" % (letter,))
         self.advance()
+        if letter == "B":
+            self._hazard()
         self.ev.request = letter
         self.advance()
 
@@ -170,6 +186,8 @@ class SimPort:
         if kind not in self.faults:
             raise ValueError("unknown fault %r: use rcd, short, diode or weld" % (kind,))
         self.advance()
+        if on and kind in ("rcd", "short", "diode"):
+            self._hazard()
         self.faults[kind] = bool(on)
         self.advance()
 

@@ -34,8 +34,23 @@ def _bool(req, key):
     return v
 
 
-def handle(board, app, req):
+def stats(board, app, probe, req):
+    d = probe.stats() if probe is not None else {}
+    if req.get("clear") and probe is not None:
+        probe.clear()
+    d["store_writes"] = app.store.writes
+    d["store_bytes"] = app.store.bytes_written
+    d["boot_accepted_ms"] = app.boot_ms()
+    d["frames_sent"] = app.cp.rpc.sent
+    d["frames_received"] = app.cp.rpc.received
+    d["reactions_ms"] = [board.port(c).reactions for c in range(1, board.connectors + 1)]
+    return d
+
+
+def handle(board, app, req, probe=None):
     cmd = req.get("cmd")
+    if cmd == "stats":
+        return stats(board, app, probe, req)
     if cmd == "status":
         st = app.status()
         for c in st.get("connectors", ()):
@@ -76,7 +91,7 @@ def handle(board, app, req):
     raise ValueError("unknown command %r" % (cmd,))
 
 
-async def _client(board, app, reader, writer):
+async def _client(board, app, probe, reader, writer):
     try:
         while True:
             line = await reader.readline()
@@ -89,7 +104,7 @@ async def _client(board, app, reader, writer):
                     req = json.loads(line)
                     if not isinstance(req, dict):
                         raise ValueError("a request is a JSON object with a cmd field")
-                    ans = handle(board, app, req)
+                    ans = handle(board, app, req, probe)
                     ans["ok"] = True
                 except Exception as e:
                     ans = {"ok": False, "error": str(e) or e.__class__.__name__}
@@ -104,9 +119,9 @@ async def _client(board, app, reader, writer):
         pass
 
 
-async def start(port, board, app):
+async def start(port, board, app, probe=None):
     async def cb(r, w):
-        await _client(board, app, r, w)
+        await _client(board, app, probe, r, w)
     srv = await asyncio.start_server(cb, "127.0.0.1", port)
     log.info("control", "control channel on 127.0.0.1:%d", port)
     return srv

@@ -1,5 +1,6 @@
 # Entry of the simulated charger process (MicroPython unix port or CPython):
 #   start.py --data DIR [--csms URL] [--id ID] [--connectors N] [--control PORT]
+#            [--probe 1]   (the benchmark's event-loop and heap probe)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 import sys
 import asyncio
@@ -32,9 +33,14 @@ async def _main(opts):
     if opts["id"]:
         settings["charge_point_id"] = opts["id"]
     app = App(b, settings)
+    probe = None
+    if opts.get("probe"):
+        from probe import Probe
+        probe = Probe()
+        asyncio.create_task(probe.run())
     if opts["control"]:
         import control
-        await control.start(opts["control"], b, app)
+        await control.start(opts["control"], b, app, probe)
     await app.run()
 
 
