@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test venv clean
+.PHONY: run test soak venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +21,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@$(PY) -m pytest host_tests $(PYTEST_ARGS)
+
+soak: $(STAMP)
+	@$(PY) tools/soak.py $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build

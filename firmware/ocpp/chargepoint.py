@@ -57,6 +57,7 @@ class ChargePoint:
             if conn.ctl is not None:
                 conn.ctl.listener = _listener(conn)
         self.metering = metering.Metering(cfg, [None] + ctls, self._meter_value)
+        self._raise_register(ctls)
         self._recover()
         for c in range(self.n + 1):
             self._refresh(c, True)
@@ -241,7 +242,6 @@ class ChargePoint:
         return best
 
     def tx_started(self, conn):
-        self.save_tx(conn)
         self.metering.tx_started(conn.c)
         prof = conn.remote_profile
         conn.remote_profile = None
@@ -269,6 +269,20 @@ class ChargePoint:
     def save_tx(self, conn):
         self.store.save("tx%d" % conn.c, conn.tx)
 
+    def _raise_register(self, ctls):
+        # Readings sent since the register was last saved are in the queue's log:
+        # the register restarts at least there, so no reading ever goes back.
+        if self.register is None or None in ctls:
+            return
+        self.queue.registers = lambda: [int(c.energy_wh) for c in ctls]
+        fl = self.queue.floor(self.n)
+        for i in range(self.n):
+            if fl[i] > self.register.saved[i]:
+                log.info("cp", "connector %d: energy register raised to %d Wh from the queue",
+                         i + 1, fl[i])
+                ctls[i].configure({"energy_base_wh": fl[i]})
+                self.register.saved[i] = fl[i]
+
     def _recover(self):
         # A transaction file left behind means the power went while it ran:
         # end it with the energy the register had (spec 3.x, issue 5).
@@ -276,11 +290,20 @@ class ChargePoint:
             tx = self.store.load("tx%d" % conn.c)
             if not isinstance(tx, dict) or "ref" not in tx:
                 continue
+            ref = tx["ref"]
+            self.queue.bump(ref)
+            if self.queue.has("StopTransaction", ref):
+                # Stopped, and the power went before the file was removed.
+                self.store.remove("tx%d" % conn.c)
+                continue
+            if tx.get("id") is None and not self.queue.has("StartTransaction", ref):
+                # The power went between this file and its StartTransaction: the
+                # transaction never began (no energy flows before the Start is queued).
+                self.store.remove("tx%d" % conn.c)
+                continue
             conn.tx = tx
             if tx.get("id") is not None:
-                self.queue.ids[tx["ref"]] = tx["id"]
-            if tx.get("ref") is not None:
-                self.queue.bump(tx["ref"])
+                self.queue.ids[ref] = tx["id"]
             reason = self.store.load("resetreason") or "PowerLoss"
             log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
                      conn.c, tx.get("tag"), reason)
@@ -293,7 +316,7 @@ class ChargePoint:
         if conn is not None and conn.tx is not None:
             tx = conn.tx
             self.queue.push("MeterValues", tx["ref"], {"connectorId": c, "transactionId": tx["id"],
-                                                       "meterValue": [mv]})
+                                                       "meterValue": [mv]}, c)
             self.wake.set()
         elif kind == "aligned":
             self.send("MeterValues", {"connectorId": c, "meterValue": [mv]})
@@ -413,10 +436,12 @@ class _QueueAnswer:
         if info and tag:
             cp.auth.update(tag, info)
         if self.action == "StartTransaction":
+            # The id reaches the transaction file before the queue forgets the
+            # Start, so a restart in between still knows the transaction began.
             ref = self.seq
-            cp.queue.ack(self.seq, tid)
             for conn in cp.conns[1:]:
                 if conn.tx is not None and conn.tx["ref"] == ref:
                     conn.on_start_conf(tid, info)
+            cp.queue.ack(self.seq, tid)
         else:
             cp.queue.ack(self.seq)

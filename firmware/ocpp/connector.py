@@ -128,8 +128,13 @@ class Connector:
         res = cp.reservation_for(self.c, tag, tx["parent"])
         if res is not None:
             payload["reservationId"] = res
-        tx["ref"] = cp.queue.push("StartTransaction", None, payload)
+        # The transaction file goes to flash before its StartTransaction: a power
+        # cut between the two leaves a file whose Start is not in the queue, which
+        # the restart recognises as a transaction that never began.
+        tx["ref"] = cp.queue.next_ref()
         self.tx = tx
+        cp.save_tx(self)
+        cp.queue.push("StartTransaction", None, payload, self.c)
         self.invalid = False
         self._energy_cap = None
         cp.tx_started(self)
@@ -176,7 +181,7 @@ class Connector:
         data = cp.tx_data(self)
         if data:
             payload["transactionData"] = data
-        cp.queue.push("StopTransaction", tx["ref"], payload)
+        cp.queue.push("StopTransaction", tx["ref"], payload, self.c)
         self.tx = None
         self._energy_cap = None
         self.finishing = self.ctl is not None and self.ctl.ev_connected

@@ -6,7 +6,8 @@
 #   {"k": seq, "r": ref, "id": transactionId}         delivered (or given up) up to seq;
 #                                                     for a StartTransaction, the id the
 #                                                     central system gave (-1: never delivered)
-#   {"n": seq}                                        the next seq, left when the log is emptied
+#   {"n": seq, "reg": [Wh, ...]}                      the next seq and each connector's energy
+#                                                     register, left when the log is emptied
 # A transaction is known by its ref (our own number, the seq of its Start) until the
 # central system names it; Stop and MeterValues carry the ref and get the real
 # transactionId when they are sent. Acknowledging costs one record; when nothing is
@@ -35,6 +36,7 @@ class TxQueue:
         self._scan = 0       # log offset from which to look for it
         self.seq = 0
         self.acked = 0
+        self.registers = None  # fn() -> each connector's energy now, for the "n" record
         self._load()
 
     def _load(self):
@@ -58,14 +60,58 @@ class TxQueue:
         if self.pending:
             log.info("txq", "%d transaction message(s) waiting from before the restart", self.pending)
 
-    def push(self, action, ref, payload):
+    def floor(self, n):
+        """Per connector, the highest energy reading this log holds (in meter
+        values, starts, stops or the last register record): the register must
+        never restart below what the central system may have been told."""
+        out = [0] * n
+        for _off, r in self.log.records():
+            reg = r.get("reg")
+            if reg:
+                for i in range(min(n, len(reg))):
+                    if isinstance(reg[i], int) and reg[i] > out[i]:
+                        out[i] = reg[i]
+            c = r.get("c")
+            if not isinstance(c, int) or not 1 <= c <= n:
+                continue
+            p = r.get("p") or {}
+            v = p.get("meterStart", p.get("meterStop"))
+            if isinstance(v, int) and v > out[c - 1]:
+                out[c - 1] = v
+            for mv in p.get("meterValue", ()):
+                for sv in mv.get("sampledValue", ()):
+                    if sv.get("measurand", "Energy.Active.Import.Register") == \
+                            "Energy.Active.Import.Register" and sv.get("unit", "Wh") == "Wh":
+                        try:
+                            e = int(float(sv["value"]))
+                        except (KeyError, ValueError):
+                            continue
+                        if e > out[c - 1]:
+                            out[c - 1] = e
+        return out
+
+    def next_ref(self):
+        """The seq (hence the ref) the next push will get."""
+        return self.seq + 1
+
+    def has(self, action, ref):
+        """Whether the log still holds a message of this action for ref."""
+        for _off, r in self.log.records():
+            if r.get("a") == action and r.get("r") == ref:
+                return True
+        return False
+
+    def push(self, action, ref, payload, c=None):
         """Write a message to flash; returns its seq (a StartTransaction's seq is
-        the ref of its transaction)."""
+        the ref of its transaction). c: the connector, for floor()."""
         self.seq += 1
         if ref is None:
             ref = self.seq
         self._make_room()
-        self.log.append({"q": self.seq, "a": action, "r": ref, "p": payload})
+        rec = {"q": self.seq, "a": action, "r": ref, "p": payload}
+        if c is not None:
+            rec["c"] = c
+        self.log.append(rec)
         self.pending += 1
         return self.seq
 
@@ -144,7 +190,10 @@ class TxQueue:
             self.pending = 0
             # Nothing left: shrink the log to the sequence number alone.
             self.log.clear()
-            self.log.append({"n": self.seq + 1})
+            rec = {"n": self.seq + 1}
+            if self.registers is not None:
+                rec["reg"] = self.registers()
+            self.log.append(rec)
             self.ids = {}
             self._scan = 0
             return

@@ -56,7 +56,10 @@ class FakeQueue:
     def __init__(self):
         self.pushed = []
 
-    def push(self, action, ref, payload):
+    def next_ref(self):
+        return len(self.pushed) + 1
+
+    def push(self, action, ref, payload, c=None):
         self.pushed.append((action, payload))
         return len(self.pushed)
 

@@ -1,0 +1,153 @@
+"""Crash-consistency run: a simulated charger charges while its power is cut at
+random moments, and is restarted on the same data directory each time. At the
+end the central system's record must show every transaction started once with
+exactly one stop, meter readings that never go back, and billed energy equal to
+the simulated energy within the documented bound (firmware/register.py: at most
+REGISTER_WH lost per cut during a transaction, plus one meter pulse).
+
+Used by host_tests/test_crash.py (50 cuts) and tools/soak.py (make soak, 1000)."""
+import os
+import random
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tools"))
+
+from charger import Charger  # noqa: E402
+
+REGISTER_WH = 100   # firmware/register.py
+CP = "cp-crash"
+
+
+def _c1(st):
+    return st["connectors"][0]
+
+
+def run(cuts, workdir, runtime="micropython", seed=None, log=print):
+    from csms import CentralSystem
+    rng = random.Random(seed)
+    srv = CentralSystem(port=0)
+    srv.heartbeat_interval = 300
+    srv.start()
+    ch = Charger(runtime, srv.url, os.path.join(workdir, CP), CP)
+    sim_wh = 0.0          # energy the simulated EV received, summed over the lives
+    lives = 0
+    try:
+        ch.start()
+        ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=30, what="online")
+        srv.call(CP, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "1"})
+        for i in range(cuts):
+            ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=30, what="online")
+            # Alternate the moments: idle, starting, charging, stopping, unplugging.
+            ch.ctl("plug", connector=1)
+            ch.ctl("ev", connector=1, state="C")
+            tag = "T%d" % rng.randrange(3)
+            if rng.random() < 0.9:
+                ch.ctl("rfid", tag=tag)
+            end = time.time() + rng.uniform(0.0, 1.2)
+            stopped = False
+            while time.time() < end:
+                ch.status()
+                if not stopped and rng.random() < 0.08:
+                    ch.ctl("rfid", tag=tag)
+                    stopped = True
+                time.sleep(0.02)
+            if rng.random() < 0.15:
+                ch.ctl("unplug", connector=1)
+            last = ch.status()
+            sim_wh += _c1(last)["sim"]["meter_wh"]
+            ch.ctl("power_cut")
+            ch.proc.wait(10)
+            ch.proc = None
+            ch._out.close()
+            lives += 1
+            ch.start()
+        # Let the last life finish its transaction and deliver everything.
+        ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=30, what="online")
+        st = ch.status()
+        if _c1(st)["transaction_id"] is not None:
+            ch.ctl("unplug", connector=1)
+        ch.wait(lambda s: s["queue"] == 0 and _c1(s)["transaction_id"] is None, timeout=60,
+                what="queue delivered")
+        sim_wh += _c1(ch.status())["sim"]["meter_wh"]
+        return check(srv.messages(cp_id=CP), sim_wh, lives)
+    finally:
+        ch.stop()
+        srv.stop()
+
+
+def check(msgs, sim_wh, cuts):
+    """Returns a report dict; raises AssertionError on any violation."""
+    calls = [m for m in msgs if m["direction"] == "in" and m["message_type"] == "CALL"]
+    answers = {m["unique_id"]: m for m in msgs
+               if m["direction"] == "out" and m["message_type"] == "CALLRESULT"}
+    starts = [m for m in calls if m["action"] == "StartTransaction"]
+    stops = [m for m in calls if m["action"] == "StopTransaction"]
+    # A Start sent again after a cut (its answer never reached flash) has the
+    # same payload; the central system gave it a second id, and only the id the
+    # charger kept gets a Stop.
+    stops_by_id = {}
+    for m in stops:
+        stops_by_id.setdefault(m["payload"]["transactionId"], []).append(m["payload"])
+    ids = {}
+    for m in starts:
+        ans = answers.get(m["unique_id"])
+        if ans is not None:
+            ids[m["seq"]] = ans["payload"]["transactionId"]
+    known = set(ids.values())
+    for tid in stops_by_id:
+        assert tid in known, "StopTransaction for unknown transaction %r" % tid
+    groups = {}
+    resent = 0
+    for i, m in enumerate(starts):
+        p = m["payload"]
+        key = (p["connectorId"], p["idTag"], p["meterStart"], p["timestamp"])
+        n = len(stops_by_id.get(ids.get(m["seq"]), ()))
+        assert n <= 1, "transaction %r has %d StopTransaction" % (key, n)
+        if n == 0:
+            later = [x for x in starts[i + 1:] if (x["payload"]["connectorId"], x["payload"]["idTag"],
+                     x["payload"]["meterStart"], x["payload"]["timestamp"]) == key]
+            assert later, "transaction %r (id %r) has no StopTransaction" % (key, ids.get(m["seq"]))
+            resent += 1
+            continue
+        groups[m["seq"]] = (p, stops_by_id[ids[m["seq"]]][0])
+    assert resent <= cuts, "a StartTransaction was repeated without a broken link"
+    # Meter readings never go back, across transactions in the order started.
+    billed = 0
+    prev = 0
+    lost_tx = 0
+    for seq in sorted(groups):
+        start, stop = groups[seq]
+        assert start["meterStart"] >= prev, "meterStart %d < previous meterStop %d" % (
+            start["meterStart"], prev)
+        assert stop["meterStop"] >= start["meterStart"], (start, stop)
+        prev = stop["meterStop"]
+        billed += stop["meterStop"] - start["meterStart"]
+        if stop["reason"] in ("PowerLoss", "Reboot"):
+            lost_tx += 1
+    # Periodic readings sit between their transaction's start and stop.
+    span = {}
+    for seq in groups:
+        start, stop = groups[seq]
+        span[ids[seq]] = (start["meterStart"], stop["meterStop"])
+    readings = 0
+    for m in calls:
+        if m["action"] != "MeterValues" or "transactionId" not in m["payload"]:
+            continue
+        lo, hi = span.get(m["payload"]["transactionId"], (None, None))
+        assert lo is not None, "MeterValues for unknown transaction %r" % m["payload"]
+        for mv in m["payload"]["meterValue"]:
+            for sv in mv["sampledValue"]:
+                if sv.get("measurand", "Energy.Active.Import.Register") == \
+                        "Energy.Active.Import.Register":
+                    v = float(sv["value"])
+                    assert lo <= v <= hi, "reading %s outside %d..%d" % (v, lo, hi)
+                    readings += 1
+    bound = lost_tx * (REGISTER_WH + 1) + 1
+    assert billed <= sim_wh + 1, "billed %d Wh > simulated %.1f Wh" % (billed, sim_wh)
+    assert sim_wh - billed <= bound, "billed %d Wh, simulated %.1f Wh, bound %d" % (
+        billed, sim_wh, bound)
+    return {"cuts": cuts, "transactions": len(groups), "starts_resent": resent,
+            "power_loss_stops": lost_tx, "meter_readings": readings, "billed_wh": billed, "simulated_wh": round(sim_wh, 1)}
