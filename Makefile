@@ -6,7 +6,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test soak venv clean
+BOARD ?= esp32
+
+.PHONY: run test soak deploy configure venv clean
 
 venv: $(STAMP)
 
@@ -21,6 +23,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	@$(PY) -m pytest host_tests $(PYTEST_ARGS)
+
+deploy: $(STAMP)
+	@test -n "$(PORT)" || { echo 'usage: make deploy BOARD=esp32|rp2040 PORT=/dev/ttyUSB0 [ARGS=--source]'; exit 2; }
+	@$(PY) tools/deploy.py --board $(BOARD) --port $(PORT) $(ARGS)
+
+configure: $(STAMP)
+	@test -n "$(PORT)" || { echo 'usage: make configure PORT=/dev/ttyUSB0 ARGS="key=value ..."'; exit 2; }
+	@$(PY) tools/configure.py $(PORT) $(ARGS)
 
 soak: $(STAMP)
 	@$(PY) tools/soak.py $(ARGS)

@@ -19,8 +19,11 @@ WDT_MS = 8000
 
 
 class App:
-    def __init__(self, board, settings=None):
+    def __init__(self, board, settings=None, link_up=True):
+        # link_up: whether the network is there at start (a board waits for its
+        # Wi-Fi, and set_link follows it).
         settings = settings or {}
+        self.link_up = link_up
         self.started_ms = ticks_ms()
         self.board = board
         self.store = Store(board.data_dir)
@@ -57,9 +60,35 @@ class App:
             return None
         auth = None
         key = self.cfg.get("AuthorizationKey")
-        if self.cfg.get("SecurityProfile") in (1, 2) and key:
+        profile = self.cfg.get("SecurityProfile")
+        if profile in (1, 2) and key:
             auth = (ident, key)
-        return Session(self.cp, wslib.join_url(url, ident), auth=auth, bufsize=self.board.rx_buf)
+        ctx = None
+        if url.startswith("wss:") or profile == 2:
+            ctx = self._tls()
+        s = Session(self.cp, wslib.join_url(url, ident), ssl=ctx, auth=auth,
+                    bufsize=self.board.rx_buf)
+        s.set_link(self.link_up)
+        return s
+
+    def _tls(self):
+        # Security profile 2: TLS with the central system's certificate checked
+        # against the CA file the user installed (setup.security(2, key, ca)).
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ca = self.cfg.get("ca_cert_file")
+        if ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            try:
+                ctx.load_verify_locations(cafile=ca)
+            except Exception as e:
+                log.error("main", "CA certificate %s cannot be loaded: %s; "
+                          "set it with setup.security(2, key, ca)", ca, e)
+        else:
+            log.warn("main", "wss:// without a CA certificate: the server is not verified; "
+                     "set one with setup.security(2, key, ca)")
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
     def status(self):
         s = self.cp.snapshot()
@@ -77,6 +106,7 @@ class App:
         self.cp.present_tag(tag)
 
     def set_link(self, up):
+        self.link_up = up
         if self.session is not None:
             self.session.set_link(up)
 
@@ -101,8 +131,8 @@ class App:
         asyncio.create_task(self.cp.limiter.run())
         self.session = self._session()
         if self.session is None:
-            log.warn("main", "not configured: set the central system URL and charge point id "
-                     "(import setup; setup.csms(url, id)), then reset")
+            log.warn("main", "not configured: press Ctrl-C, then import setup; "
+                     "setup.csms(url, id); Ctrl-D to start again")
             while True:
                 await sleep_ms(60000)
         log.info("main", "charge point %s, central system %s", self.cfg.get("charge_point_id"),

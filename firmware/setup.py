@@ -1,0 +1,440 @@
+"""Set the charger up from the serial REPL, and start it (from /main.py).
+
+On the board this is the top-level module `setup` (tools/deploy.py installs
+lib/setup.mpy: `from firmware.setup import *`). Ctrl-C stops the firmware and
+gives the REPL; `import setup; setup.help()` lists the calls (_HELP below).
+Every value is checked by the configuration registry (the same rules as
+ChangeConfiguration) and saved atomically; each call prints one line per key,
+"ok: ..." or "refused: <what is allowed>", and a call that sets several keys
+changes all or none of them. Secrets are shown as <hidden>. Hardware and log
+options (setup.board, setup.logfile) are kept in the store file "device".
+
+boot(board_module) is what /main.py runs: log file, board, Wi-Fi, application,
+until Ctrl-C or an error; then the hardware is left safe (contactors open, no
+PWM offer) and the REPL is free. It never resets the board, so a bad setting
+cannot cause a boot loop.
+"""
+import os
+import sys
+import log
+import logfile as _lf
+from compat import MICROPYTHON
+from firmware.store import Store
+from firmware.config import Config
+from firmware.config_keys import KEYS, RO, DEV
+from firmware import net
+
+DATA = "data"       # relative to the board's root: "/data" (cwd is "/" at boot)
+RESTART = "restart to apply: press Ctrl-D (soft reset) or the reset button"
+_OK = ("Accepted", "RebootRequired")
+# MicroPython keeps no docstrings: the REPL help is a plain string.
+_HELP = """import setup, then:
+  setup.show()                        settings, secrets masked; show(True) adds read-only keys
+  setup.wifi("ssid", "password")      Wi-Fi network ("" password: open network)
+  setup.csms("ws://host:port/path", "charger-1")   central system URL, charge point id
+  setup.set("max_current_a", 20)      any key of show(True): device setting or OCPP key
+  setup.security(1, key="16 to 40 characters")     profile 0/1/2; ca="ca.pem" for 2
+  setup.status()                      configured or not, Wi-Fi, central system, memory
+  setup.logs()                        the end of the log on flash
+  setup.board(has_feedback=True)      hardware options (boards/README.md); None removes one
+  setup.logfile(kb=16, files=2, trace=True, level="info")   log size, OCPP frame trace
+  setup.reset()                       factory settings; reset(True) also erases the data
+Ctrl-D restarts the firmware."""
+_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
+# Hardware options a board driver reads (boards/README.md), with their kind.
+_HW = {"pins": (dict,), "has_feedback": (bool,), "fb_active": (int, 0, 1),
+       "has_rcd_test": (bool,), "rcd_active": (int, 0, 1), "has_pp": (bool,),
+       "pp_pullup_ohm": (int,), "pp_supply_mv": (int,), "has_lock": (bool,),
+       "cp_zero_mv": (int,), "cp_gain_pm": (int,), "cp_samples": (int, 1, 1000),
+       "vendor": (str,), "rx_buf": (int, 1024, 65536), "s0_irq": (bool,)}
+_LOG = {"kb": (int, 1, 256), "files": (int, 1, 8), "trace": (bool,),
+        "level": (tuple, ("debug", "info", "warn", "error")), "ntp": (str,)}
+
+_app = None         # the App when this interpreter runs (or ran) the firmware
+_stopped = False    # ... and it has stopped (Ctrl-C or an error)
+_own = None         # our own Config when it does not
+_store = None
+
+
+def _st():
+    global _store
+    if _store is None:
+        _store = Store(DATA)
+    return _store
+
+
+def _defaults():
+    d = {}
+    m = sys.modules.get("firmware.main")
+    if m is not None:
+        d["SupportedFeatureProfiles"] = m.PROFILES
+    if _app is not None:
+        d["connectors"] = _app.board.connectors
+    return d
+
+
+def _cfg():
+    global _own
+    if _app is not None:
+        return _app.cfg
+    if _own is None:
+        _own = Config(_st(), _defaults())
+    return _own
+
+
+class _Scratch:
+    # Loads the saved values, saves nothing: a dry run of a batch, so that one
+    # bad value leaves the flash untouched.
+    def __init__(self, vals):
+        self.vals = vals
+
+    def load(self, name, default=None):
+        return dict(self.vals) if isinstance(self.vals, dict) else default
+
+    def save(self, name, obj):
+        pass
+
+
+def _flush():
+    if _lf.current is not None:
+        _lf.current.flush()
+
+
+def apply(pairs, source="repl"):
+    """[(key, value), ...] all or nothing (tools/configure.py); True if done."""
+    cfg = _cfg()
+    todo = list(pairs)
+    order = []
+    why = {}
+    # Keys that depend on each other (SecurityProfile needs AuthorizationKey
+    # first, clearing the key needs the profile lowered first) go through in
+    # whatever order works.
+    moved = True
+    quiet = log.level
+    log.level = log.ERROR + 1       # the dry run changes nothing: nothing to log
+    try:
+        dry = Config(_Scratch(_st().load("config", None)), _defaults())
+        while todo and moved:
+            moved = False
+            for kv in list(todo):
+                st, msg = dry.set(kv[0], kv[1], source)
+                if st in _OK:
+                    order.append(kv)
+                    todo.remove(kv)
+                    moved = True
+                else:
+                    if st == "NotSupported":
+                        msg += "; setup.show(True) lists the keys"
+                    why[kv[0]] = msg
+    finally:
+        log.level = quiet
+    if todo:
+        for kv in todo:
+            print("refused: " + why[kv[0]])
+        if len(pairs) > 1:
+            print("nothing changed")
+        return False
+    reboot = False
+    for k, v in order:
+        st, msg = cfg.set(k, v, source)
+        if st not in _OK:
+            print("refused: " + msg)
+            _flush()
+            return False
+        reboot = reboot or st == "RebootRequired"
+        print("ok: " + msg)
+    if reboot:
+        print(RESTART)
+    _flush()
+    return True
+
+
+def set(key, value):
+    apply([(key, value)])
+
+
+def wifi(ssid, password=""):
+    apply([("wifi_ssid", ssid), ("wifi_password", password)])
+
+
+def csms(url, charge_point_id):
+    if isinstance(url, str) and isinstance(charge_point_id, str) and charge_point_id \
+            and url.rstrip("/").endswith("/" + charge_point_id):
+        print("note: the firmware adds /%s to the URL itself; give the URL without it"
+              % charge_point_id)
+    apply([("csms_url", url), ("charge_point_id", charge_point_id)])
+
+
+def security(profile, key=None, ca=None):
+    pairs = []
+    if key is not None:
+        pairs.append(("AuthorizationKey", key))
+    if ca:
+        try:
+            os.stat(ca)
+        except OSError:
+            print("refused: ca_cert_file: no file %r on the board; copy it first "
+                  "(mpremote cp ca.pem :ca.pem)" % (ca,))
+            return
+    if ca is not None:
+        pairs.append(("ca_cert_file", ca))
+    pairs.append(("SecurityProfile", profile))
+    if apply(pairs) and profile == 2 and not _cfg().get("csms_url").startswith("wss://"):
+        print("note: SecurityProfile 2 is TLS: csms_url should start with wss://")
+
+
+def missing():
+    """The settings the charger cannot work without, still unset."""
+    cfg = _cfg()
+    out = []
+    if net.network_module() is not None and not cfg.get("wifi_ssid"):
+        out.append("wifi_ssid")
+    for k in ("csms_url", "charge_point_id"):
+        if not cfg.get(k):
+            out.append(k)
+    return out
+
+
+def _hint(miss):
+    calls = []
+    if "wifi_ssid" in miss:
+        calls.append("setup.wifi('ssid', 'password')")
+    if "csms_url" in miss or "charge_point_id" in miss:
+        calls.append("setup.csms('ws://host:port/path', 'charger-id')")
+    return ("not configured (missing %s): press Ctrl-C for the REPL, then: import setup; "
+            "%s; press Ctrl-D to restart; setup.help() for more"
+            % (", ".join(miss), "; ".join(calls)))
+
+
+def show(all=False):
+    cfg = _cfg()
+    lines = cfg.show()
+    for head, dev in (("device settings:", True), ("OCPP keys:", False)):
+        print(head)
+        for i in range(len(KEYS)):
+            f = KEYS[i][1]
+            if bool(f & DEV) != dev or (f & RO and not all):
+                continue
+            print("  " + lines[i])
+    miss = missing()
+    if miss:
+        print(_hint(miss))
+
+
+def help():
+    print(_HELP)
+
+
+def status():
+    miss = missing()
+    print("configuration: " + ("complete" if not miss else _hint(miss)))
+    print("network: " + net.describe())
+    if _app is not None:
+        s = _app.status()
+        print("central system: %s%s, boot %s" % (
+            "online" if s.get("online") else "offline",
+            " when the firmware stopped" if _stopped else "", s.get("boot")))
+    lf = _lf.current
+    if lf is not None:
+        print("log: %s, %d bytes waiting, %d written" % (lf.path(0), lf.pending(), lf.written))
+    if MICROPYTHON:
+        import gc
+        gc.collect()
+        print("heap: %d bytes free, %d used" % (gc.mem_free(), gc.mem_alloc()))
+
+
+def logs(nbytes=1500):
+    lf = _lf.current
+    if lf is not None:
+        lf.flush()
+    print(_lf.tail(DATA, nbytes, _log_opts()["files"]))
+
+
+def _device():
+    d = _st().load("device", None)
+    return d if isinstance(d, dict) else {}
+
+
+def _log_opts():
+    o = {"kb": 16, "files": 2, "trace": False, "level": "info", "ntp": "pool.ntp.org"}
+    o.update(_device().get("log") or {})
+    return o
+
+
+def _why_not(v, rule):
+    # None if v fits the rule, else what is allowed.
+    kind = rule[0]
+    if kind is int:
+        if isinstance(v, int) and not isinstance(v, bool) and \
+                (len(rule) < 3 or rule[1] <= v <= rule[2]):
+            return None
+        return "an integer" + (" from %d to %d" % (rule[1], rule[2]) if len(rule) > 2 else "")
+    if kind is dict:
+        if isinstance(v, dict) and all(isinstance(k, str) and isinstance(v[k], (int, str))
+                                       and not isinstance(v[k], bool) for k in v):
+            return None
+        return "a dict of signal name to GPIO number"
+    if kind is tuple:
+        return None if v in rule[1] else "one of " + ", ".join(rule[1])
+    if isinstance(v, kind):
+        return None
+    return "True or False" if kind is bool else "text"
+
+
+def _options(section, label, table, opts):
+    d = _device()
+    cur = dict(d.get(section) or {})
+    if not opts:
+        print("%s: %s" % (label, cur or "defaults"))
+        return
+    for k in opts:
+        if k not in table:
+            print("refused: %s is not a %s option; allowed: %s"
+                  % (k, label, ", ".join(sorted(table))))
+            return
+        why = None if opts[k] is None else _why_not(opts[k], table[k])
+        if why:
+            print("refused: %s option %s must be %s (None removes it)" % (label, k, why))
+            return
+    for k in opts:
+        if opts[k] is None:
+            cur.pop(k, None)
+        else:
+            cur[k] = opts[k]
+    d[section] = cur
+    try:
+        _st().save("device", d)
+    except OSError as e:
+        print("refused: cannot save the %s options (%s)" % (label, e))
+        return
+    print("ok: %s options %s" % (label, cur or "defaults"))
+    print(RESTART)
+
+
+def board(**opts):
+    """Hardware options of the board driver (boards/README.md)."""
+    _options("board", "board", _HW, opts)
+
+
+def logfile(**opts):
+    """kb, files: log file size; trace: OCPP frames in the log; level; ntp server."""
+    _options("log", "log", _LOG, opts)
+
+
+def trace(on=True):
+    logfile(trace=bool(on))
+
+
+def reset(everything=False):
+    """Factory settings. everything=True also erases the charger's data
+    (transaction queue, authorization cache, logs)."""
+    global _own
+    need = _cfg().reset()
+    d = _device()
+    _st().remove("device")
+    if everything:
+        for fn in os.listdir(DATA):
+            try:
+                os.remove(DATA + "/" + fn)
+            except OSError:
+                pass
+    _own = None
+    print("ok: settings back to factory defaults%s" % (" and data erased" if everything else ""))
+    if need or d or everything:
+        print(RESTART)
+    _flush()
+
+
+# -- start (main.py) ----------------------------------------------------------
+
+def _secrets(cfg):
+    for k in ("AuthorizationKey", "wifi_password"):
+        _lf.secret(cfg.get(k))
+
+    def watch(name, value):
+        if name in ("AuthorizationKey", "wifi_password"):
+            _lf.secret(value)
+    cfg.watch(watch)
+
+
+async def _nag(miss):
+    from compat import sleep_ms
+    while True:
+        print(_hint(miss))
+        await sleep_ms(60000)
+
+
+async def _start(board_mod, started):
+    import asyncio
+    global _app
+    d = _device()
+    lo = _log_opts()
+    log.level = _LEVELS.get(lo["level"], log.INFO)
+    lf = _lf.LogFile(DATA, lo["kb"] * 1024, lo["files"])
+    log.add_sink(lf.sink)
+    asyncio.create_task(lf.run())
+    opts = dict(d.get("board") or {})
+    opts["data_dir"] = DATA
+    b = board_mod.Board(opts)
+    started.append(b)
+    b.led("offline")
+    from firmware.main import App
+    # OCPP waits for the link: the session starts down and follows the Wi-Fi.
+    app = App(b, link_up=False)
+    _app = app
+    cfg = app.cfg
+    _secrets(cfg)
+    if lo["trace"]:
+        app.cp.rpc.trace = _lf.trace
+    miss = missing()
+    if miss:
+        asyncio.create_task(_nag(miss))
+    n = net.Net(cfg.get("wifi_ssid"), cfg.get("wifi_password"), ntp_host=lo["ntp"])
+
+    def led(up):
+        b.led("idle" if up else "offline")
+    n.watch(led)
+    n.watch(app.set_link)
+    app.link_up = n.up
+    asyncio.create_task(n.run())
+    await app.run()
+
+
+def _safe(b):
+    for c in range(1, b.connectors + 1):
+        try:
+            p = b.port(c)
+            p.contactor(False)
+            p.pilot_high()
+        except Exception:
+            pass
+    try:
+        b.led("off")
+    except Exception:
+        pass
+
+
+def boot(board_mod):
+    global _stopped
+    import asyncio
+    started = []
+    try:
+        asyncio.run(_start(board_mod, started))
+    except KeyboardInterrupt:
+        print("firmware stopped (Ctrl-C); contactor open. import setup; setup.help() "
+              "for the settings, Ctrl-D to start again")
+    except Exception as e:
+        log.error("setup", "firmware stopped: %s: %s", e.__class__.__name__, e)
+        if MICROPYTHON:
+            sys.print_exception(e)
+        print("the REPL is free: import setup; setup.status(); Ctrl-D to start again")
+    finally:
+        _stopped = True
+        if started:
+            _safe(started[0])
+        if _lf.current is not None:
+            _lf.current.stop()
+        _flush()
+        if MICROPYTHON:
+            # Forget the stopped tasks, or the next asyncio.run would resume them.
+            asyncio.new_event_loop()
