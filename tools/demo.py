@@ -5,7 +5,8 @@ talking OCPP 1.6J over 127.0.0.1, narrated live.
     python tools/demo.py [--runtime micropython|cpython] [--interactive] [--seconds N]
 
 The scripted demo boots the charger and plays one charging session: plug, tag,
-charge with meter values, stop by tag, unplug, then prints a summary. --interactive keeps both
+charge with meter values, a current limit from the central system that the
+power follows, stop by tag, unplug, then prints a summary. --interactive keeps both
 running and reads commands: status, plug, unplug, ev B|C|D, rfid TAG, net up|down,
 fault rcd|short|diode|weld on|off, call Action {json}, quit.
 """
@@ -38,7 +39,19 @@ def say(who, text):
 
 class _CsmsLog(logging.Handler):
     def emit(self, record):
-        say("csms", record.getMessage())
+        msg = record.getMessage()
+        # "[id] cp->cs CALL Action #uid [frame]": keep the direction, the action
+        # and the start of the payload, so a line stays a line.
+        i = msg.find(" #")
+        if i > 0:
+            j = msg.find(" ", i + 2)
+            frame = msg[j + 1:] if j > 0 else ""
+            try:
+                frame = json.dumps(json.loads(frame)[-1], separators=(",", ":"))
+            except (ValueError, IndexError, TypeError, KeyError):
+                pass
+            msg = msg[:i] + ("  " + frame[:100] + ("..." if len(frame) > 100 else "") if frame else "")
+        say("csms", msg)
 
 
 def _follow(path, stop):
@@ -80,11 +93,21 @@ def scripted(ch, srv, seconds):
     say("demo", "charging: %s A offered, contactor %s, %d W" % (
         c["offered_a"], "closed" if c["contactor"] else "open", c["power_w"]))
     t0 = time.time()
+    limited = False
     while time.time() - t0 < seconds:
         time.sleep(2)
         c = _conn(ch)
-        say("demo", "meter %.0f Wh, %d W, car battery %.1f %%" % (
-            c["energy_wh"], c["power_w"], c["sim"]["battery_pct"]))
+        say("demo", "meter %.0f Wh, %d W, %s A offered, car battery %.1f %%" % (
+            c["energy_wh"], c["power_w"], c["offered_a"], c["sim"]["battery_pct"]))
+        if not limited and time.time() - t0 > seconds / 2:
+            limited = True
+            say("demo", "the central system limits the charger to 8 A (a TxDefaultProfile)")
+            ans = srv.call(CP_ID, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": {
+                "chargingProfileId": 1, "stackLevel": 0, "chargingProfilePurpose": "TxDefaultProfile",
+                "chargingProfileKind": "Relative", "chargingSchedule": {
+                    "chargingRateUnit": "A",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 8}]}}})
+            say("demo", "SetChargingProfile answered %s" % ans["status"])
     say("demo", "the driver presents the tag again to stop")
     ch.ctl("rfid", tag="DEMO-TAG")
     ch.wait(lambda s: s["connectors"][0]["transaction_id"] is None, what="stopped")
