@@ -33,7 +33,9 @@ class App:
         # Settings given at start (the simulator's command line) win over what is
         # stored, and are stored so that a reboot without them keeps them.
         for k in settings:
-            if self.cfg.get(k) != settings[k]:
+            if self.cfg.canonical(k) is None:
+                log.error("main", "setting %s: no such key", k)
+            elif str(self.cfg.get(k)).lower() != str(settings[k]).lower():
                 st, msg = self.cfg.set(k, settings[k], "start")
                 if st not in ("Accepted", "RebootRequired"):
                     log.error("main", "setting %s: %s", k, msg)

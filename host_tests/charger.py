@@ -20,7 +20,9 @@ def free_port():
 
 
 class Charger:
-    def __init__(self, runtime, csms_url, data_dir, ident="cp-test", connectors=1, heap=None):
+    def __init__(self, runtime, csms_url, data_dir, ident="cp-test", connectors=1, heap=None,
+                 sets=()):
+        self.sets = list(sets)
         self.runtime = runtime
         self.csms_url = csms_url
         self.data_dir = str(data_dir)
@@ -42,6 +44,8 @@ class Charger:
             cmd += ["--csms", self.csms_url]
         if self.heap:
             cmd += ["--heap", str(self.heap)]
+        for kv in self.sets:
+            cmd += ["--set", kv]
         self._out = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

@@ -55,42 +55,58 @@ def test_power_cut_during_a_transaction_ends_it_with_power_loss(csms, make_charg
     assert start2["payload"]["meterStart"] >= stop["meterStop"]
 
 
-def test_offline_transactions_delivered_in_order_with_real_ids(csms, make_charger):
+def test_offline_transactions_delivered_in_order_with_real_ids(csms, make_charger, runtime):
+    n = 30 if runtime == "micropython" else 10
     csms.heartbeat_interval = 300
     ch = make_charger(csms.url).start()
     online(ch, csms)
-    # Learn the tag online so the cache authorises it offline.
-    assert csms.call(CP, "ChangeConfiguration", {"key": "LocalAuthorizeOffline", "value": "true"})
+    # Tags from the local list, and one the cache learns online.
+    lst = [{"idTag": "LIST%d" % i, "idTagInfo": {"status": "Accepted"}} for i in range(5)]
+    assert csms.call(CP, "SendLocalList", {"listVersion": 1, "updateType": "Full",
+                                           "localAuthorizationList": lst})["status"] == "Accepted"
+    assert csms.call(CP, "GetLocalListVersion", {})["listVersion"] == 1
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
     ch.ctl("rfid", tag="CACHED")
     csms.wait_message(cp_id=CP, action="Authorize")
-    time.sleep(0.3)
-    ch.wait(lambda s: conn1(s)["status"] == "Preparing", what="Preparing")
+    charging = ch.wait(lambda s: conn1(s)["contactor"], what="charging online")
+    ch.ctl("rfid", tag="CACHED")
+    ch.wait(lambda s: conn1(s)["transaction_id"] is None, what="stopped online")
+    ch.ctl("unplug", connector=1)
+    csms.wait_message(cp_id=CP, action="StopTransaction")
+    ch.wait(lambda s: s["queue"] == 0, what="online session delivered")
+    del charging
+    mark = csms.mark()
     ch.ctl("net", up=False)
     ch.wait(lambda s: not s["online"], what="offline")
-    for i in range(3):
+    for i in range(n):
+        tag = "CACHED" if i % 3 == 0 else "LIST%d" % (i % 5)
         ch.ctl("plug", connector=1)
         ch.ctl("ev", connector=1, state="C")
-        if i:
-            ch.ctl("rfid", tag="CACHED")
-        ch.wait(lambda s: conn1(s)["contactor"], what="charging offline %d" % i)
-        time.sleep(0.5)
-        ch.ctl("rfid", tag="CACHED")
-        ch.wait(lambda s: not conn1(s)["contactor"] and conn1(s)["transaction_id"] is None,
+        ch.ctl("rfid", tag=tag)
+        ch.wait(lambda s: conn1(s)["contactor"], what="charging offline %d (%s)" % (i, tag))
+        time.sleep(0.15)
+        ch.ctl("rfid", tag=tag)
+        ch.wait(lambda s: conn1(s)["transaction_id"] is None and not conn1(s)["contactor"],
                 what="stopped offline %d" % i)
         ch.ctl("unplug", connector=1)
         ch.wait(lambda s: conn1(s)["status"] == "Available", what="available %d" % i)
-    assert ch.status()["queue"] >= 6
+    assert ch.status()["queue"] >= 2 * n
     ch.ctl("net", up=True)
-    csms.wait_for(lambda m: len(calls(csms, "StopTransaction")) == 3, timeout=30)
+    csms.wait_for(lambda m: len([r for r in m if r["seq"] > mark and r["action"] == "StopTransaction"
+                                 and r["direction"] == "in" and r["message_type"] == "CALL"]) == n,
+                  timeout=60)
     txs = [m for m in csms.messages(cp_id=CP, direction="in", message_type="CALL")
-           if m["action"] in ("StartTransaction", "StopTransaction")]
-    assert [m["action"] for m in txs] == ["StartTransaction", "StopTransaction"] * 3
-    starts = [m for m in csms.messages(cp_id=CP, direction="out", message_type="CALLRESULT")
-              if m["action"] == "StartTransaction"]
-    given = [r["payload"]["transactionId"] for r in starts]
-    stops = calls(csms, "StopTransaction")
+           if m["seq"] > mark and m["action"] in ("StartTransaction", "StopTransaction")]
+    assert [m["action"] for m in txs] == ["StartTransaction", "StopTransaction"] * n
+    given = [r["payload"]["transactionId"] for r in csms.messages(
+        cp_id=CP, direction="out", message_type="CALLRESULT")
+        if r["action"] == "StartTransaction" and r["seq"] > mark]
+    stops = [m["payload"] for m in txs if m["action"] == "StopTransaction"]
     assert [s["transactionId"] for s in stops] == given
     assert all(s["reason"] == "Local" for s in stops)
+    starts = [m["payload"] for m in txs if m["action"] == "StartTransaction"]
+    assert [s["meterStart"] for s in starts] == sorted(s["meterStart"] for s in starts)
     ch.wait(lambda s: s["queue"] == 0, what="queue drained")
 
 

@@ -28,7 +28,7 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None):
+            probe=False, mpy_dir=None, sets=()):
     """The command line and environment that start one firmware process."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
     # board's) to run instead of the sources, as on a board.
@@ -48,6 +48,8 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         args += ["--id", ident]
     if probe:
         args += ["--probe", "1"]
+    for kv in sets:
+        args += ["--set", kv]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)
@@ -74,6 +76,8 @@ def main(argv=None):
     ap.add_argument("--heap", type=int, default=None, help="MicroPython heap in KB")
     ap.add_argument("--probe", action="store_true",
                     help="measure event-loop lateness and heap (control command stats)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a configuration key at start, e.g. --set free_vend=true (repeatable)")
     ap.add_argument("--mpy", default=None, metavar="DIR",
                     help="run precompiled .mpy modules from DIR (see tools/bench.py)")
     a = ap.parse_args(argv)
@@ -81,7 +85,7 @@ def main(argv=None):
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
-                       a.probe, a.mpy)
+                       a.probe, a.mpy, a.set)
     child = None
 
     def forward(sig, _frame):

@@ -1,6 +1,7 @@
 # Entry of the simulated charger process (MicroPython unix port or CPython):
 #   start.py --data DIR [--csms URL] [--id ID] [--connectors N] [--control PORT]
 #            [--probe 1]   (the benchmark's event-loop and heap probe)
+#            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 import sys
 import asyncio
@@ -17,7 +18,11 @@ def _args(argv):
         if not a.startswith("--") or i + 1 >= len(argv):
             raise SystemExit("usage: start.py --data DIR [--csms URL] [--id ID] "
                              "[--connectors N] [--control PORT]; bad argument %r" % a)
-        opts[a[2:]] = argv[i + 1]
+        if a == "--set":
+            k, _, v = argv[i + 1].partition("=")
+            opts.setdefault("set", {})[k] = v
+        else:
+            opts[a[2:]] = argv[i + 1]
         i += 2
     opts["connectors"] = int(opts["connectors"])
     opts["control"] = int(opts["control"])
@@ -32,6 +37,8 @@ async def _main(opts):
         settings["csms_url"] = opts["csms"]
     if opts["id"]:
         settings["charge_point_id"] = opts["id"]
+    for k, v in opts.get("set", {}).items():
+        settings[k] = v
     app = App(b, settings)
     probe = None
     if opts.get("probe"):

@@ -264,7 +264,34 @@ class ChargePoint:
             self.register.save([c.ctl for c in self.conns[1:]])
 
     def tx_data(self, conn):
-        return self.metering.tx_data(conn.c)
+        """StopTransaction.transactionData: the Transaction.Begin reading, the
+        periodic and clock-aligned readings kept during the transaction, and a
+        Transaction.End reading, within StopTransactionMaxMeterValues."""
+        ms = self.cfg.get("StopTxnSampledData")
+        if not ms and not self.cfg.get("StopTxnAlignedData"):
+            return []
+        data = self.metering.tx_data(conn.c, 2)
+        if ms and conn.ctl is not None:
+            begin = conn.tx.get("begin")
+            end = metering.meter_value(conn.ctl, ms, metering.TRANSACTION_END)
+            data = ([begin] if begin else []) + data + ([end] if end else [])
+        return data
+
+    def begin_reading(self, conn):
+        ms = self.cfg.get("StopTxnSampledData")
+        if ms and conn.ctl is not None:
+            return metering.meter_value(conn.ctl, ms, metering.TRANSACTION_BEGIN)
+        return None
+
+    def data_transfer(self, vendor_id, message_id=None, data=None, on_answer=None):
+        """The charge point's own DataTransfer (spec 4.3), for vendor code: sent
+        when online, on_answer(result or exception) gets the answer."""
+        p = {"vendorId": vendor_id}
+        if message_id is not None:
+            p["messageId"] = message_id
+        if data is not None:
+            p["data"] = data
+        return self.send("DataTransfer", p, on_answer)
 
     def save_tx(self, conn):
         self.store.save("tx%d" % conn.c, conn.tx)

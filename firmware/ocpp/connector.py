@@ -123,6 +123,9 @@ class Connector:
         cp = self.cp
         tx = {"tag": tag, "parent": (info or {}).get("parentIdTag"), "start_wh": self.meter_wh(),
               "start_s": wall(), "id": None, "ref": None}
+        begin = cp.begin_reading(self)
+        if begin is not None:
+            tx["begin"] = begin
         payload = {"connectorId": self.c, "idTag": tag, "meterStart": tx["start_wh"],
                    "timestamp": iso(tx["start_s"])}
         res = cp.reservation_for(self.c, tag, tx["parent"])

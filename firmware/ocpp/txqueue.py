@@ -37,6 +37,7 @@ class TxQueue:
         self.seq = 0
         self.acked = 0
         self.registers = None  # fn() -> each connector's energy now, for the "n" record
+        self._thin_at = max_bytes
         self._load()
 
     def _load(self):
@@ -116,15 +117,16 @@ class TxQueue:
         return self.seq
 
     def _make_room(self):
-        if self.log.size < self.max_bytes:
+        if self.log.size < self._thin_at:
             return
-        # Thin periodic samples, oldest first: drop every other one that is not
-        # the first of its transaction, until the log is under 3/4 of its budget.
+        # Thin periodic meter values, oldest first: every other one of each
+        # transaction goes, Start and Stop never (the Begin and End readings
+        # travel inside the StopTransaction).
         seen = {}
         dropped = [0]
 
         def thin(r):
-            if "q" in r and r["a"] == METER and r["q"] > self.acked and r.get("t") != 1:
+            if "q" in r and r["a"] == METER and r["q"] > self.acked:
                 ref = r["r"]
                 seen[ref] = seen.get(ref, 0) + 1
                 if seen[ref] % 2 == 0:
@@ -135,6 +137,9 @@ class TxQueue:
         self.pending -= dropped[0]
         self._head = None
         self._scan = 0
+        # Starts and Stops may fill the budget on their own: do not rewrite the
+        # log again before it has grown by a quarter.
+        self._thin_at = max(self.max_bytes, self.log.size + self.max_bytes // 4)
         log.warn("txq", "queue full: %d periodic meter value(s) thinned", dropped[0])
 
     def head(self):
@@ -190,6 +195,7 @@ class TxQueue:
             self.pending = 0
             # Nothing left: shrink the log to the sequence number alone.
             self.log.clear()
+            self._thin_at = self.max_bytes
             rec = {"n": self.seq + 1}
             if self.registers is not None:
                 rec["reg"] = self.registers()

@@ -1,0 +1,127 @@
+# Transaction queue checks, run under MicroPython and CPython by test_txqueue.py.
+# argv[1]: an empty directory. Prints PASS/FAIL lines and DONE n.
+import sys
+import log
+from firmware.store import Store
+from firmware.ocpp.txqueue import TxQueue
+
+ROOT = sys.argv[1]
+log.level = log.ERROR + 1
+results = []
+
+
+def expect(name, cond, detail=""):
+    results.append(name)
+    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
+
+
+def mv(wh):
+    return {"connectorId": 1, "transactionId": None,
+            "meterValue": [{"timestamp": "2026-01-01T00:00:00Z",
+                            "sampledValue": [{"value": str(wh)}]}]}
+
+
+def start(wh=0):
+    return {"connectorId": 1, "idTag": "T", "meterStart": wh, "timestamp": "2026-01-01T00:00:00Z"}
+
+
+def stop(wh):
+    return {"meterStop": wh, "timestamp": "2026-01-01T00:00:00Z", "reason": "Local",
+            "transactionId": None}
+
+
+st = Store(ROOT + "/a")
+q = TxQueue(st)
+ref = q.next_ref()
+got = q.push("StartTransaction", None, start(10), 1)
+expect("ref_predicted", got == ref)
+q.push("MeterValues", ref, mv(15), 1)
+q.push("StopTransaction", ref, stop(20), 1)
+h = q.head()
+expect("head_is_start", h[1] == "StartTransaction" and h[2]["meterStart"] == 10, h)
+
+# A restart before any answer: everything still there, in order.
+q = TxQueue(Store(ROOT + "/a"))
+expect("survives_restart", q.pending == 3 and q.head()[1] == "StartTransaction", q.pending)
+seq = q.head()[0]
+q.ack(seq, 42)
+h = q.head()
+expect("id_filled_in_meter_values", h[1] == "MeterValues" and h[2]["transactionId"] == 42, h)
+expect("floor_sees_readings", q.floor(1) == [20], q.floor(1))
+
+# A restart after the Start was acknowledged: not sent again, the id kept.
+q = TxQueue(Store(ROOT + "/a"))
+h = q.head()
+expect("acked_not_resent", q.pending == 2 and h[1] == "MeterValues" and h[2]["transactionId"] == 42,
+       (q.pending, h))
+q.ack(h[0])
+h = q.head()
+expect("id_filled_in_stop", h[1] == "StopTransaction" and h[2]["transactionId"] == 42, h)
+q.registers = lambda: [20]
+q.ack(h[0])
+expect("empty", q.pending == 0 and q.head() is None)
+expect("log_shrinks_when_empty", q.log.count == 1, q.log.count)
+q = TxQueue(Store(ROOT + "/a"))
+expect("seq_continues", q.next_ref() == 4, q.next_ref())
+expect("register_record_kept", q.floor(1) == [20], q.floor(1))
+
+# A StartTransaction given up: its Stop says -1 (spec: unknown transaction).
+st = Store(ROOT + "/b")
+q = TxQueue(st)
+r = q.push("StartTransaction", None, start(), 1)
+q.push("StopTransaction", r, stop(5), 1)
+q.head()
+gave_up = [q.failed(3, 1) for _ in range(3)]
+expect("gives_up_after_attempts", gave_up == [False, False, True], gave_up)
+q.ack(r, -1)
+q._retry_at = None
+h = q.head()
+expect("stop_of_undelivered_start_is_minus_1", h is not None and h[2]["transactionId"] == -1, h)
+
+# The n-th retry waits n x the interval.
+st = Store(ROOT + "/c")
+q = TxQueue(st)
+q.push("StartTransaction", None, start(), 1)
+q.failed(5, 10)
+d1 = q.due_ms()
+q.failed(5, 10)
+d2 = q.due_ms()
+expect("retry_waits_grow", 9000 <= d1 <= 10000 and 19000 <= d2 <= 20000, (d1, d2))
+expect("not_due_while_waiting", q.head() is None)
+q.retry_now()
+expect("due_after_reconnect", q.head() is not None)
+
+# Flash budget: 100 offline transactions with meter values; periodic values
+# are thinned, Starts and Stops never.
+st = Store(ROOT + "/d")
+q = TxQueue(st, max_bytes=48 * 1024)
+w0 = st.writes
+for t in range(100):
+    r = q.push("StartTransaction", None, start(t * 10), 1)
+    for k in range(6):
+        q.push("MeterValues", r, mv(t * 10 + k), 1)
+    q.push("StopTransaction", r, stop(t * 10 + 9), 1)
+kinds = {}
+for _off, rec in q.log.records():
+    if "q" in rec:
+        kinds[rec["a"]] = kinds.get(rec["a"], 0) + 1
+expect("starts_and_stops_all_kept", kinds.get("StartTransaction") == 100
+       and kinds.get("StopTransaction") == 100, kinds)
+expect("meter_values_thinned", 0 < kinds.get("MeterValues", 0) < 600, kinds)
+expect("pending_counts_match", q.pending == sum(kinds.values()), (q.pending, kinds))
+expect("within_budget", q.log.size < 48 * 1024 * 5 // 4 + 2048, q.log.size)
+expect("few_rewrites", st.writes - w0 < 800 + 20, st.writes - w0)
+# Delivered in order after reconnect.
+q = TxQueue(Store(ROOT + "/d"))
+order = []
+n = 0
+while q.head() is not None and n < 2000:
+    s, a, p = q.head()
+    order.append(a)
+    q.ack(s, 1000 + n if a == "StartTransaction" else None)
+    n += 1
+starts = [i for i in range(len(order)) if order[i] == "StartTransaction"]
+stops = [i for i in range(len(order)) if order[i] == "StopTransaction"]
+expect("delivered_in_order", len(starts) == 100 and all(a < b for a, b in zip(starts, stops)),
+       (len(starts), len(stops)))
+print("DONE %d" % len(results))
