@@ -128,33 +128,64 @@ def iso(epoch_s=None):
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (y, m, d, rem // 3600, rem // 60 % 60, rem % 60)
 
 
+_DIM = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _digits(s, i, n):
+    v = 0
+    for k in range(i, i + n):
+        c = s[k]
+        if not "0" <= c <= "9":
+            raise ValueError("not a date-time: %r" % (s,))
+        v = v * 10 + ord(c) - 48
+    return v
+
+
 def parse_iso(s):
-    """Seconds since 1970 from an RFC 3339 date-time; fractions are dropped and
-    an offset (Z, +hh:mm, -hh:mm) is applied. Raises ValueError on anything else."""
-    if not isinstance(s, str) or len(s) < 19 or s[4] != "-" or s[7] != "-" \
-            or s[10] not in "Tt " or s[13] != ":" or s[16] != ":":
+    """Seconds since 1970 from an RFC 3339 date-time (the JSON schema's
+    date-time): YYYY-MM-DDThh:mm:ss[.fraction](Z|+hh:mm|-hh:mm). Fractions are
+    dropped, the offset applied. Raises ValueError on anything else."""
+    if not isinstance(s, str) or len(s) < 20 or s[4] != "-" or s[7] != "-" \
+            or s[10] not in "Tt" or s[13] != ":" or s[16] != ":":
         raise ValueError("not a date-time: %r" % (s,))
-    y = int(s[0:4])
-    mo = int(s[5:7])
-    d = int(s[8:10])
-    hh = int(s[11:13])
-    mi = int(s[14:16])
-    ss = int(s[17:19])
-    if not (1 <= mo <= 12 and 1 <= d <= 31 and hh < 24 and mi < 60 and ss < 61):
+    y = _digits(s, 0, 4)
+    mo = _digits(s, 5, 2)
+    d = _digits(s, 8, 2)
+    hh = _digits(s, 11, 2)
+    mi = _digits(s, 14, 2)
+    ss = _digits(s, 17, 2)
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (1 <= mo <= 12 and 1 <= d <= (_DIM[mo - 1] if mo != 2 or leap else 28)
+            and hh < 24 and mi < 60 and ss < 61):
         raise ValueError("date-time out of range: %r" % (s,))
     i = 19
-    if i < len(s) and s[i] == ".":
+    if s[i] == ".":
         i += 1
+        j = i
         while i < len(s) and "0" <= s[i] <= "9":
             i += 1
-    off = 0
+        if i == j:
+            raise ValueError("empty fraction in date-time: %r" % (s,))
     rest = s[i:]
-    if rest in ("Z", "z", ""):
-        pass
+    if rest in ("Z", "z"):
+        off = 0
     elif len(rest) == 6 and rest[0] in "+-" and rest[3] == ":":
-        off = int(rest[1:3]) * 3600 + int(rest[4:6]) * 60
+        oh = _digits(rest, 1, 2)
+        om = _digits(rest, 4, 2)
+        if oh > 23 or om > 59:
+            raise ValueError("bad time zone in date-time: %r" % (s,))
+        off = oh * 3600 + om * 60
         if rest[0] == "-":
             off = -off
     else:
-        raise ValueError("bad time zone in date-time: %r" % (s,))
+        raise ValueError("date-time needs a time zone (Z or +hh:mm): %r" % (s,))
     return _days_from_civil(y, mo, d) * 86400 + hh * 3600 + mi * 60 + ss - off
+
+
+if MICROPYTHON:
+    def utf8(s):
+        return s.encode()
+else:
+    def utf8(s):
+        # A lone surrogate from a \\uD800 escape is kept, not an error.
+        return s.encode("utf-8", "surrogatepass")

@@ -348,7 +348,8 @@ def redact(text):
     if "authorizationkey" in low:
         try:
             obj = json.loads(text)
-        except ValueError:
+        except Exception:
+            # Not JSON, or nested deeper than the parser goes: the text path.
             obj = None
         if obj is None:
             # Not JSON: keep what precedes the key name and nothing after it.

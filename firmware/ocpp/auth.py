@@ -20,7 +20,7 @@
 # content change; that costs at most a less fitting eviction, never a wrong
 # authorization.
 import log
-from compat import wall, iso, parse_iso, const
+from compat import wall, iso, parse_iso, const, utf8, MICROPYTHON
 
 MAX_ENTRIES = const(64)
 NAME = "authcache"
@@ -41,7 +41,8 @@ def _key(tag):
     # differs between them for other letters.
     if not isinstance(tag, str) or not 0 < len(tag) <= 20:
         return None
-    return tag.encode().lower().decode()
+    k = utf8(tag).lower()
+    return k.decode() if MICROPYTHON else k.decode("utf-8", "surrogatepass")
 
 
 def _same(a, b):

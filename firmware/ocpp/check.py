@@ -2,7 +2,7 @@
 # schemas (no jsonschema on a board). A schema is a dict of field -> spec, where
 # a spec is a tuple (kind, arg) and kind may carry the REQ flag:
 #   (S, 50)             string of at most 50 characters
-#   (I,)  (D,)  (B,)    integer, number, boolean
+#   (I,)  (D,)  (B,)    integer, number, boolean; (D, 1) a number with one decimal place
 #   (T,)                RFC 3339 date-time string
 #   (E, ("A", "B"))     one of the strings
 #   (O, {...})          nested object with its own schema
@@ -60,6 +60,14 @@ def _value(v, spec, path):
     if kind == D:
         if not (_is_int(v) or isinstance(v, float)):
             return TYPE, "%s must be a number" % path
+        if len(spec) > 1 and spec[1]:
+            # multipleOf 0.1: at most one decimal place.
+            t = v * 10
+            if t != t:
+                return FORMATION, "%s is not a JSON number" % path
+            # Beyond 2**53 every float is a whole number, and inf has no round().
+            if -1e15 < t < 1e15 and abs(t - round(t)) > 1e-6:
+                return PROPERTY, "%s allows one decimal place" % path
         return None
     if kind == B:
         if not isinstance(v, bool):

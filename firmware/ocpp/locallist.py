@@ -52,7 +52,7 @@
 import os
 import struct
 import log
-from compat import parse_iso, iso, const
+from compat import parse_iso, iso, const, utf8
 # The Store file format's own helpers: one format for every checked file.
 from firmware.store import crc32, _check_file, _header, _HDR_LEN, _sync, _sync_dir, _replace, _rm
 
@@ -76,7 +76,7 @@ def _key(tag):
     """The record key of an idTag (20 bytes), or None when it cannot have one."""
     if not isinstance(tag, str) or not tag:
         return None
-    k = tag.encode().lower()    # bytes.lower() folds ASCII only, alike on both runtimes
+    k = utf8(tag).lower()    # bytes.lower() folds ASCII only, alike on both runtimes
     if len(k) > _TAG or b"\0" in k:
         return None
     return k + _PAD[len(k):]
@@ -99,7 +99,7 @@ def _bad_entry(e, full):
     if not isinstance(info, dict) or info.get("status") not in STATUSES:
         return "idTagInfo of %s has no valid status" % t
     p = info.get("parentIdTag")
-    if p is not None and (not isinstance(p, str) or len(p.encode()) > _TAG or "\0" in p):
+    if p is not None and (not isinstance(p, str) or len(utf8(p)) > _TAG or "\0" in p):
         return "parentIdTag of %s is not text of at most 20 bytes" % t
     x = info.get("expiryDate")
     if x is not None:
@@ -114,7 +114,7 @@ def _pack(buf, off, e):
     info = e["idTagInfo"]
     x = info.get("expiryDate")
     p = info.get("parentIdTag")
-    struct.pack_into(_REC, buf, off, _key(e["idTag"]), p.encode() if p else b"",
+    struct.pack_into(_REC, buf, off, _key(e["idTag"]), utf8(p) if p else b"",
                      STATUSES.index(info["status"]), 0 if x is None else 1,
                      0 if x is None else parse_iso(x))
 

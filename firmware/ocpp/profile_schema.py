@@ -2,14 +2,14 @@
 # SetChargingProfile, in the compact notation of check.py.
 from firmware.ocpp.check import I, D, T, E, O, A, REQ
 
-PERIOD = (O, {"startPeriod": (I | REQ,), "limit": (D | REQ,), "numberPhases": (I,)})
+PERIOD = (O, {"startPeriod": (I | REQ,), "limit": (D | REQ, 1), "numberPhases": (I,)})
 
 SCHEDULE = (O, {
     "duration": (I,),
     "startSchedule": (T,),
     "chargingRateUnit": (E | REQ, ("A", "W")),
     "chargingSchedulePeriod": (A | REQ, PERIOD, 1),
-    "minChargingRate": (D,),
+    "minChargingRate": (D, 1),
 })
 
 PROFILE = (O, {

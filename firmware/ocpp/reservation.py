@@ -33,7 +33,7 @@ free connector the answer is Occupied if any connector is busy or reserved,
 else Faulted if any is faulted, else Unavailable.
 """
 import log
-from compat import wall, const
+from compat import wall, const, utf8
 from firmware.ocpp.connector import FAULTED
 
 NAME = "resv"
@@ -56,7 +56,7 @@ def _key(tag):
     # bytes.lower() folds ASCII only, the same on both runtimes.
     if not isinstance(tag, str) or not tag:
         return None
-    return tag.encode().lower()
+    return utf8(tag).lower()
 
 
 def _matches(e, tag, parent):

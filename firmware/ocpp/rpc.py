@@ -9,6 +9,7 @@ import os
 import binascii
 import log
 from compat import ticks_ms, ticks_diff
+from jsontext import loads, dumps, text
 from firmware.ocpp.check import check
 
 CALL = 2
@@ -27,6 +28,16 @@ KNOWN = ("CancelReservation", "ChangeAvailability", "ChangeConfiguration", "Clea
          "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware")
 
 _MAX_ID = 36
+
+
+def _printable(s):
+    # Descriptions quote field names from the frame; whatever the frame held,
+    # the answer stays short, printable ASCII.
+    s = s[:200]
+    for ch in s:
+        if not " " <= ch <= "~":
+            return "".join([c if " " <= c <= "~" else "?" for c in s])
+    return s
 
 
 class CallError(Exception):
@@ -114,11 +125,11 @@ class Rpc:
         ws = self.ws
         if ws is None:
             raise LinkDown("link down")
-        text = json.dumps(obj)
+        out = dumps(obj)
         if self.trace:
-            self.trace(">", text)
+            self.trace(">", out)
         try:
-            await ws.send(text)
+            await ws.send(out)
         except Exception as e:
             raise LinkDown("send failed: %s" % e)
         self.sent += 1
@@ -157,6 +168,8 @@ class Rpc:
         """Read frames until the link closes (then raises EOFError or OSError)."""
         ws = self.ws
         while True:
+            # A binary frame is read like a text one: OCPP-J says nothing of
+            # binary frames, and a CALL in one still deserves its answer.
             op, n, total = await ws.recv()
             self.received += 1
             await self.on_frame(ws.buf, n, total)
@@ -172,12 +185,15 @@ class Rpc:
                 self._resolve(CallError("FormationViolation", msg))
             return
         try:
-            msg = json.loads(bytes(buf[:n]))
+            msg = loads(buf, n)
         except Exception:
             msg = None
         if self.trace:
-            self.trace("<", bytes(buf[:n]).decode("utf-8", "replace") if total == n else "")
-        if not isinstance(msg, list) or len(msg) < 3 or not isinstance(msg[1], str):
+            try:
+                self.trace("<", text(buf[:n]))
+            except Exception as e:
+                log.warn("rpc", "frame trace failed: %r", e)
+        if not isinstance(msg, list) or len(msg) < 2 or not isinstance(msg[1], str):
             mtype, uid = _quote_id(buf, n)
             if uid is not None and (mtype == CALL or mtype is None):
                 await self._error(uid, "FormationViolation", "not a valid OCPP-J message")
@@ -185,8 +201,17 @@ class Rpc:
                 log.warn("rpc", "unreadable frame dropped (%d bytes)", n)
             return
         mtype, uid = msg[0], msg[1]
+        if len(msg) < 3:
+            if mtype == CALL:
+                await self._error(uid, "ProtocolError", "a CALL has 4 elements: 2, id, action, payload")
+            else:
+                log.warn("rpc", "frame of %d element(s) dropped", len(msg))
+            return
         if len(uid) > _MAX_ID:
-            await self._error(uid, "FormationViolation", "unique id longer than 36 characters")
+            if mtype == CALL:
+                await self._error(uid, "FormationViolation", "unique id longer than 36 characters")
+            else:
+                log.warn("rpc", "answer with a unique id over 36 characters ignored")
             return
         if mtype == CALL:
             await self._on_call(msg)
@@ -213,7 +238,7 @@ class Rpc:
 
     async def _error(self, uid, code, desc):
         try:
-            await self._send([CALLERROR, uid, code, desc, {}])
+            await self._send([CALLERROR, uid, code, _printable(desc), {}])
         except LinkDown:
             pass
 

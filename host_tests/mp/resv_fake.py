@@ -148,6 +148,9 @@ class FakeCP:
     def save_tx(self, conn):
         pass
 
+    def begin_reading(self, conn):
+        return None
+
     def save_availability(self):
         pass
 
