@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 BOARD ?= esp32
 
-.PHONY: run test soak deploy configure venv clean
+.PHONY: run test soak fuzz deploy configure venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ deploy: $(STAMP)
 configure: $(STAMP)
 	@test -n "$(PORT)" || { echo 'usage: make configure PORT=/dev/ttyUSB0 ARGS="key=value ..."'; exit 2; }
 	@$(PY) tools/configure.py $(PORT) $(ARGS)
+
+fuzz: $(STAMP)
+	@$(PY) tools/fuzz.py $(ARGS)
 
 soak: $(STAMP)
 	@$(PY) tools/soak.py $(ARGS)

@@ -1,0 +1,640 @@
+#!/usr/bin/env python3
+"""Fuzzing of everything a central system can send to the charger (issue 8).
+
+    python tools/fuzz.py [--count N] [--seed S] [--corpus DIR] [--no-write]
+
+Runs N inputs (default 100000) in this process, against the real charge point
+of firmware/main.py over the simulated board (host_tests/mp/fuzz_harness.py)
+and against lib/ws.py fed raw server byte streams (host_tests/mp/fuzz_ws.py):
+  70 %  generated frames (host_tests/mp/fuzz_gen.py): valid payloads from the
+        official request schemas, then mutated; broken OCPP-J arrays; damaged
+        bytes; deep nesting; huge numbers and strings; frames over the buffer
+  10 %  hypothesis JSON values as whole frames and as payloads of every action
+  20 %  WebSocket byte streams (bad opcodes, lengths, masks, fragments, ...)
+Each frame's answer is judged by expect()/judge() below: the CALLERROR that
+OCPP-J 1.6 names, worked out from the official schema (not from the firmware's
+own tables), or a CALLRESULT that the official response schema accepts.
+A failure of a new kind is written to the corpus directory (default
+host_tests/fuzz_corpus/, replayed by `make test` on MicroPython) unless
+--no-write. Ends with one summary line; exit status 1 when something new failed.
+
+The module is also the library of the fuzz tests (host_tests/test_fuzz_*.py).
+"""
+import argparse
+import asyncio
+import decimal
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+for _p in (os.path.join(ROOT, "host_tests", "mp"), os.path.join(ROOT, "host_tests"),
+           os.path.join(ROOT, "boards", "sim"), os.path.join(ROOT, "lib"), ROOT):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import jsonschema  # noqa: E402
+import ocpp  # noqa: E402
+
+import fuzz_gen  # noqa: E402
+import fuzz_harness  # noqa: E402
+import fuzz_ws  # noqa: E402
+import schemas as official  # noqa: E402  (host_tests/schemas.py: response checks)
+
+CORPUS = os.path.join(ROOT, "host_tests", "fuzz_corpus")
+SCHEMA_DIR = os.path.join(os.path.dirname(ocpp.__file__), "v16", "schemas")
+BUFSIZE = 8192      # the sim board's receive buffer, as on the boards
+
+# What a central system may send (OCPP 1.6 chapter 5 and the security whitepaper).
+CS_ACTIONS = ("CancelReservation", "ChangeAvailability", "ChangeConfiguration", "ClearCache",
+              "ClearChargingProfile", "DataTransfer", "GetCompositeSchedule", "GetConfiguration",
+              "GetDiagnostics", "GetLocalListVersion", "RemoteStartTransaction",
+              "RemoteStopTransaction", "ReserveNow", "Reset", "SendLocalList",
+              "SetChargingProfile", "TriggerMessage", "UnlockConnector", "UpdateFirmware",
+              "CertificateSigned", "DeleteCertificate", "ExtendedTriggerMessage",
+              "GetInstalledCertificateIds", "GetLog", "InstallCertificate", "SignedUpdateFirmware")
+HANDLED = tuple(sorted(f[:-3] for f in os.listdir(os.path.join(ROOT, "firmware", "ocpp", "actions"))
+                       if f.endswith(".py") and f[:-3] in CS_ACTIONS))
+
+# Error codes by the JSON-schema rule a payload breaks (OCPP-J 1.6 table 7).
+_CODE = {"required": "OccurenceConstraintViolation", "minItems": "OccurenceConstraintViolation",
+         "maxItems": "OccurenceConstraintViolation", "type": "TypeConstraintViolation",
+         "additionalProperties": "FormationViolation"}
+_PROPERTY = "PropertyConstraintViolation"   # enum, maxLength, format, multipleOf, ...
+
+# Answers to schema-valid calls that depend on the charge point, not the
+# payload's form: (code, when). ctx is a Ctx.
+_PCV, _OCV = "PropertyConstraintViolation", "OccurenceConstraintViolation"
+
+
+def _no_connector(lo):
+    return lambda p, c: not lo <= p["connectorId"] <= c.n
+
+
+def _over(field, key):
+    return lambda p, c: len(p.get(field) or ()) > c.cfg(key)
+
+
+def _no_smart(p, c):
+    return not c.smart
+
+
+SEMANTIC = {
+    "ChangeAvailability": ((_PCV, _no_connector(0)),),
+    "UnlockConnector": ((_PCV, _no_connector(1)),),
+    "GetConfiguration": ((_OCV, _over("key", "GetConfigurationMaxKeys")),),
+    "SendLocalList": ((_OCV, _over("localAuthorizationList", "SendLocalListMaxLength")),),
+    "ReserveNow": ((_PCV, lambda p, c: p["connectorId"] < 0),),
+    "SetChargingProfile": ((_PCV, _no_connector(0)), ("NotSupported", _no_smart)),
+    "ClearChargingProfile": (("NotSupported", _no_smart),),
+    "GetCompositeSchedule": (("NotSupported", _no_smart),),
+}
+# Enum fields whose unknown value the spec answers with a status, not a
+# CALLERROR (5.17: TriggerMessage of an unknown message is NotImplemented).
+STATUS_ENUMS = {("TriggerMessage", "requestedMessage"),
+                ("ExtendedTriggerMessage", "requestedMessage")}
+
+_DT = re.compile(r"^(\d{4})-(\d\d)-(\d\d)[Tt](\d\d):(\d\d):(\d\d)(\.\d+)?"
+                 r"([Zz]|[+-](\d\d):(\d\d))$")
+_MDAYS = (31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_formats = jsonschema.FormatChecker(formats=())
+
+
+@_formats.checks("date-time")
+def _rfc3339(v):
+    if not isinstance(v, str):
+        return True
+    m = _DT.match(v)
+    if not m:
+        return False
+    y, mo, d, h, mi, s = (int(g) for g in m.groups()[:6])
+    leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+    if not (1 <= mo <= 12 and 1 <= d <= _MDAYS[mo - 1]) or (mo == 2 and d == 29 and not leap):
+        return False
+    return h < 24 and mi < 60 and s < 61 and (m.group(9) is None or (
+        int(m.group(9)) < 24 and int(m.group(10)) < 60))
+
+
+def _load(action, parse_float=float):
+    with open(os.path.join(SCHEMA_DIR, action + ".json"), encoding="utf-8-sig") as f:
+        s = json.loads(f.read(), parse_float=parse_float)
+    s.pop("$schema", None)
+    # Spec 7.13: chargingSchedulePeriod is 1..*; the schema files forgot minItems.
+    stack = [s]
+    while stack:
+        x = stack.pop()
+        if isinstance(x, dict):
+            if "chargingSchedulePeriod" in x.get("properties", {}):
+                x["properties"]["chargingSchedulePeriod"]["minItems"] = 1
+            stack.extend(x.values())
+        elif isinstance(x, list):
+            stack.extend(x)
+    return s
+
+
+SCHEMAS = {a: _load(a) for a in CS_ACTIONS}                 # for the generators
+_VALIDATORS = {a: jsonschema.Draft4Validator(_load(a, decimal.Decimal), format_checker=_formats)
+               for a in CS_ACTIONS}
+_VALIDATORS_NO_MULT = {a: jsonschema.Draft4Validator(json.loads(json.dumps(SCHEMAS[a]).replace(
+    '"multipleOf"', '"x-multipleOf"')), format_checker=_formats) for a in CS_ACTIONS}
+
+
+class Ctx:
+    """What expect() needs to know of the charge point under test."""
+
+    def __init__(self, n=2, cfg=None, smart=False):
+        self.n = n
+        self.cfg = cfg or {"GetConfigurationMaxKeys": 64, "SendLocalListMaxLength": 32}.get
+        self.smart = smart
+
+    @classmethod
+    def of(cls, cp):
+        return cls(cp.n, cp.cfg.get, getattr(cp, "smart", None) is not None)
+
+
+class Expect:
+    def __init__(self, codes, uid=None, action=None, payload=None, why="", rules=()):
+        self.codes = frozenset(codes)   # "none", "result" or error codes
+        self.uid = uid                  # the id the answer must carry (None: any)
+        self.action = action
+        self.payload = payload
+        self.why = why
+        self.rules = frozenset(rules)   # the schema rules the payload breaks
+
+    def __repr__(self):
+        return "Expect(%s, uid=%r, %s)" % ("|".join(sorted(self.codes)), self.uid, self.why)
+
+
+def _no_constant(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _number(s):
+    # Decimal, so that multipleOf 0.1 is judged as written; exponents beyond
+    # what Decimal holds become the float (0 or infinity) a runtime sees.
+    try:
+        return decimal.Decimal(s)
+    except decimal.DecimalException:
+        return float(s)
+
+
+def parse(frame):
+    """(strict value with Decimal numbers or None, why not, whether an integer
+    has more digits than CPython's int() takes by default)."""
+    if frame[:3] == b"\xef\xbb\xbf":
+        return None, "byte order mark", False
+    try:
+        text = frame.decode("utf-8")
+    except UnicodeDecodeError:
+        return None, "invalid UTF-8", False
+    limit = sys.get_int_max_str_digits()
+    try:
+        return json.loads(text, parse_float=_number, parse_constant=_no_constant), "", False
+    except RecursionError:
+        return None, "nesting too deep for the host parser", False
+    except ValueError as e:
+        if "integer string conversion" not in str(e):
+            return None, "not JSON: %s" % e, False
+    sys.set_int_max_str_digits(0)
+    try:
+        return json.loads(text, parse_float=_number, parse_constant=_no_constant), "", True
+    except (ValueError, RecursionError) as e:
+        return None, "not JSON: %s" % e, True
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+_SNIFF = re.compile(rb'^[ \t\r\n]*\[[ \t\r\n]*([0-9]{1,2})[ \t\r\n]*,'
+                    rb'[ \t\r\n]*"([^"\\\x00-\x1f]*)"')
+
+
+def sniff(frame):
+    """Message type and unique id read from the start of a frame, or (None, None)."""
+    m = _SNIFF.match(frame)
+    if not m:
+        return None, None
+    try:
+        return int(m.group(1)), m.group(2).decode("utf-8")
+    except UnicodeDecodeError:
+        return int(m.group(1)), None
+
+
+def expect(frame, total=None, bufsize=BUFSIZE, ctx=None):
+    """What the charge point must answer to one inbound frame."""
+    ctx = ctx or Ctx()
+    total = len(frame) if total is None else total
+    n = min(len(frame), bufsize)
+    mt, uid = sniff(frame[:n])
+    quotable = mt == 2 and uid is not None and len(uid) <= 36
+    if total > n:
+        if quotable:
+            return Expect({"FormationViolation"}, uid, why="message larger than the buffer")
+        return Expect({"none", "FormationViolation"}, why="too large, no readable CALL id")
+    v, why, big = parse(frame)
+    if why:
+        # Not JSON: FormationViolation when the id can be read. A runtime whose
+        # parser takes more (CPython: NaN, a BOM, deep nesting it cannot) may
+        # also answer what that value deserves, but never crash.
+        codes = {"FormationViolation"} if quotable else {"none", "FormationViolation"}
+        if why.startswith("nesting"):
+            codes |= {"TypeConstraintViolation", "PropertyConstraintViolation",
+                      "OccurenceConstraintViolation"}
+        try:
+            loose = json.loads(frame, parse_float=_number)
+        except (ValueError, RecursionError):
+            loose = None
+        if loose is None:
+            return Expect(codes, uid if quotable else None, why=why)
+        e = _expect_value(loose, ctx)
+        return Expect(codes | e.codes, uid if quotable else e.uid, e.action, e.payload,
+                      why + "; " + e.why, e.rules)
+    if big:
+        # CPython refuses integers of over 4300 digits (a guard against slow
+        # int(str)); the firmware on the test bench then sees no JSON.
+        e = _expect_value(v, ctx)
+        return Expect(e.codes | {"FormationViolation"}, e.uid, e.action, e.payload, e.why, e.rules)
+    return _expect_value(v, ctx)
+
+
+def _expect_value(v, ctx):
+    if not isinstance(v, list) or len(v) < 2 or not isinstance(v[1], str):
+        return Expect({"none"}, why="not an OCPP-J array with a string id")
+    mt, uid = v[0], v[1]
+    call = type(mt) is int and mt == 2
+    # 2.0 is the number 2 to JSON; code that compares with == takes it as a CALL.
+    loose_type = isinstance(mt, (float, decimal.Decimal)) and mt in (2, 3, 4)
+    if len(v) < 3:
+        return Expect({"FormationViolation", "ProtocolError"} if call else
+                      {"none", "FormationViolation", "ProtocolError"}, uid, why="array too short")
+    if len(uid) > 36:
+        return Expect({"FormationViolation", "ProtocolError"} if call else
+                      {"none", "FormationViolation", "ProtocolError"}, uid, why="id over 36")
+    if loose_type:
+        if mt != 2:
+            return Expect({"none", "ProtocolError"}, uid, why="message type %r" % mt)
+        e = _expect_call(v, ctx)
+        return Expect(e.codes | {"ProtocolError"}, uid, e.action, e.payload,
+                      "message type %r; %s" % (mt, e.why), e.rules)
+    if type(mt) is int and mt in (3, 4):
+        return Expect({"none"}, why="answer to nothing we sent")
+    if not call:
+        codes = {"ProtocolError"} if type(mt) is int else {"ProtocolError", "FormationViolation"}
+        return Expect(codes, uid, why="unknown message type %r" % (mt,))
+    return _expect_call(v, ctx)
+
+
+def _expect_call(v, ctx):
+    uid = v[1]
+    if len(v) != 4:
+        return Expect({"ProtocolError"}, uid, why="CALL with %d elements" % len(v))
+    action, payload = v[2], v[3]
+    if not isinstance(action, str):
+        return Expect({"ProtocolError", "FormationViolation"}, uid, why="action not a string")
+    if action not in CS_ACTIONS:
+        codes = {"NotImplemented"}
+        if action in fuzz_gen.CP_ACTIONS:   # known to OCPP, not in this direction
+            codes.add("NotSupported")
+        return Expect(codes, uid, why="unknown action")
+    if action not in HANDLED:
+        return Expect({"NotSupported"}, uid, why="known, not handled")
+    if not isinstance(payload, dict):
+        return Expect({"FormationViolation"}, uid, action, why="payload not an object")
+    codes = set()
+    try:
+        errors = list(_VALIDATORS[action].iter_errors(payload))
+    except (decimal.DecimalException, OverflowError, TypeError):
+        # A number too big to divide by 0.1 is a multiple of it; NaN, Infinity
+        # (CPython json takes them) are no number the rule can judge.
+        errors = list(_VALIDATORS_NO_MULT[action].iter_errors(payload))
+    # A value of the wrong type also fails its enum or length; the type is the fault.
+    typed = set(tuple(e.absolute_path) for e in errors if e.validator == "type")
+    errors = [e for e in errors if e.validator == "type" or tuple(e.absolute_path) not in typed]
+    for e in errors:
+        codes.add(_CODE.get(e.validator, _PROPERTY))
+        where = ".".join(str(p) for p in e.absolute_path)
+        if e.validator == "enum" and (action, where) in STATUS_ENUMS:
+            codes.add("result")
+    if errors:
+        return Expect(codes, uid, action, payload, "schema: " + "; ".join(
+            "%s %s" % ("/".join(str(p) for p in e.absolute_path) or "(top)", e.validator)
+            for e in errors[:4]), [e.validator for e in errors])
+    codes = {"result"}
+    for code, when in SEMANTIC.get(action, ()):
+        if when(payload, ctx):
+            codes.add(code)
+    return Expect(codes, uid, action, payload, "valid")
+
+
+def judge(exp, verdict, detail):
+    """None when the answer is one that exp allows, else what is wrong."""
+    why = fuzz_harness.judge(exp.codes, exp.uid, verdict, detail)
+    if why:
+        return why if verdict in ("crash", "bad") else "%s (%s)" % (why, exp.why)
+    if verdict == "result" and exp.action:
+        try:
+            official.validate(exp.action, detail[2], response=True)
+        except AssertionError as e:
+            return "CALLRESULT fails the official schema: %s" % str(e).splitlines()[1].strip()
+    return None
+
+
+# Bugs found and reported (the corpus holds a reproducer of each, with a
+# "bug" field): (name, runtimes it shows on, what is wrong, fn(frame, exp,
+# verdict, detail, logged) -> True when a failure is that bug; logged: the
+# log.error lines of the frame, when known). A failure that matches one is
+# counted, not written to the corpus again.
+UNCHECKED = {"format", "multipleOf"}
+_BOTH, _MP = ("cpython", "micropython"), ("micropython",)
+
+
+def _accepted_despite(rule):
+    # The payload breaks `rule` and no rule the firmware checks, and the answer
+    # is one for a valid payload.
+    def fn(f, e, v, d, g):
+        return rule in e.rules and e.rules <= UNCHECKED and v not in e.codes and v in (
+            "result", "NotSupported", "PropertyConstraintViolation", "OccurenceConstraintViolation")
+    return fn
+
+
+# Bugs found and not fixed yet; a campaign counts their failures instead of
+# writing them to the corpus again. Fixed ones leave this list, so that a
+# regression shows as a new failure (their corpus cases say "fixed").
+KNOWN_BUGS = (
+    ("mp-json-lenient", _MP, "MicroPython's json.loads takes text that is not JSON (missing "
+     "commas, trailing commas, leading zeros, raw control characters, bad escapes, overlong "
+     "UTF-8), so such a frame is executed instead of answered with FormationViolation; "
+     "invalid UTF-8 it took can come back in the answer (an unknown field's name), which a "
+     "central system must close the connection for (1007)",
+     lambda f, e, v, d, g: parse(f)[1] != "" and (v != "crash" and (
+         v != "bad" or "UTF-8" in str(d)))),
+)
+
+
+def known_bug(frame, exp, verdict, detail, runtime="cpython", logged=""):
+    """The name of the known bug a failure is, or None."""
+    for name, runtimes, _, fn in KNOWN_BUGS:
+        if runtime in runtimes:
+            try:
+                if fn(frame, exp, verdict, detail, logged):
+                    return name
+            except Exception:
+                pass
+    return None
+
+
+class InProcess:
+    """The charge point under test in this process, on its own event loop and
+    temporary flash; a fresh one every `renew` frames so state cannot drift."""
+    _open, _level = 0, None   # the log is quiet while any is open
+
+    def __init__(self, bufsize=BUFSIZE, connectors=2, renew=400, trace=False):
+        spec = importlib.util.spec_from_file_location(
+            "fuzz_sim_board", os.path.join(ROOT, "boards", "sim", "board.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        self.board_cls = mod.Board
+        self.bufsize, self.connectors, self.renew, self.trace = bufsize, connectors, renew, trace
+        self.dir = tempfile.mkdtemp(prefix="fuzz-")
+        self.loop = asyncio.new_event_loop()
+        if not InProcess._open:
+            InProcess._level = fuzz_harness.quiet()
+        InProcess._open += 1
+        self.h, self.fed, self.made = None, 0, 0
+
+    def harness(self):
+        if self.h is None or self.fed >= self.renew:
+            self.made += 1
+            self.h = fuzz_harness.Harness(self.board_cls, os.path.join(self.dir, str(self.made)),
+                                          self.bufsize, self.connectors, self.trace)
+            self.loop.set_exception_handler(self.h._on_task_error)
+            self.fed = 0
+        self.fed += 1
+        return self.h
+
+    def feed(self, frame):
+        """(Expect, verdict, detail) for one frame."""
+        h = self.harness()
+        exp = expect(frame, len(frame), self.bufsize, Ctx.of(h.cp))
+        verdict, detail = self.loop.run_until_complete(h.feed(frame))
+        return exp, verdict, detail
+
+    def check(self, frame):
+        """None, or (failure text, known bug name or None)."""
+        exp, verdict, detail = self.feed(frame)
+        why = judge(exp, verdict, detail)
+        if why is None:
+            return None
+        logged = " | ".join(self.h.logged)
+        return why + (" [log: %s]" % logged[:200] if logged else ""), known_bug(
+            frame, exp, verdict, detail, "cpython", logged)
+
+    def stream(self, s, cap, chunks=None):
+        return self.loop.run_until_complete(fuzz_ws.check_stream(s, cap, chunks))
+
+    def close(self):
+        for t in asyncio.all_tasks(self.loop):
+            t.cancel()
+        self.loop.run_until_complete(asyncio.sleep(0))
+        self.loop.close()
+        InProcess._open -= 1
+        if not InProcess._open:
+            import log
+            log.level = InProcess._level
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---- the corpus: one JSON file per case, see host_tests/fuzz_corpus/README.md
+def frame_field(frame):
+    try:
+        text = frame.decode("utf-8")
+        if "\x00" not in text:
+            return {"frame": text}
+    except UnicodeDecodeError:
+        pass
+    return {"frame_hex": frame.hex()}
+
+
+def case_frame(case):
+    if "frame_hex" in case:
+        return bytes.fromhex(case["frame_hex"])
+    f = case["frame"]
+    if isinstance(f, list):   # [[text, repeat], ...] keeps huge frames small on disk
+        return b"".join(t.encode() * k for t, k in f)
+    return f.encode()
+
+
+def save_failure(corpus, frame, exp, verdict, why, trace=False):
+    what = "%s|%s|%s" % (exp.action, sorted(exp.codes), verdict)
+    sig = hashlib.sha1(what.encode()).hexdigest()[:10]
+    path = os.path.join(corpus, "found-%s.json" % sig)
+    if os.path.exists(path):
+        return None
+    case = {"kind": "rpc", "note": "found by tools/fuzz.py: " + why[:300],
+            "expect": sorted(exp.codes), "id": exp.uid, "action": exp.action}
+    case.update(frame_field(frame))
+    if trace:
+        case["trace"] = True
+    try:   # raw UTF-8 where possible: MicroPython's json misreads escaped emoji
+        text = json.dumps(case, indent=1, ensure_ascii=False)
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(case, indent=1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return path
+
+
+def json_values():
+    from hypothesis import strategies as st
+    scalars = (st.none() | st.booleans() | st.integers() | st.text(max_size=60)
+               | st.floats(allow_nan=False, allow_infinity=False))
+    return st.recursive(scalars, lambda kids: st.lists(kids, max_size=5)
+                        | st.dictionaries(st.text(max_size=12), kids, max_size=5), max_leaves=20)
+
+
+def hypothesis_frames():
+    """Frames built by hypothesis itself: any JSON as a frame or as the payload
+    (or a field) of a handled action."""
+    from hypothesis import strategies as st
+    uids = st.text(max_size=40) | st.sampled_from(["a", "x" * 36, "y" * 37])
+
+    def put(action, key, val, uid):
+        p = fuzz_gen.valid(_Seeded(len(uid)), SCHEMAS[action])
+        if key is not None:
+            p[key] = val
+            return [2, uid, action, p]
+        return [2, uid, action, val]
+    keyed = st.sampled_from(HANDLED).flatmap(lambda a: st.tuples(
+        st.just(a), st.sampled_from([None] + list(SCHEMAS[a].get("properties", {})) + ["zz"]),
+        json_values(), uids)).map(lambda t: put(*t))
+    whole = json_values() | st.lists(json_values(), max_size=5)
+    return (keyed | whole).map(lambda v: json.dumps(v, ensure_ascii=False).encode())
+
+
+class _Seeded:
+    """A tiny deterministic rnd for building a base payload under hypothesis."""
+
+    def __init__(self, seed):
+        self.x = seed * 2654435761 + 1
+
+    def randint(self, a, b):
+        self.x = (self.x * 6364136223846793005 + 1442695040888963407) % (1 << 64)
+        return a + (self.x >> 33) % (b - a + 1)
+
+
+def ws_streams():
+    """Hypothesis strategy: (stream, cap, chunks), a server's byte stream built
+    from frames whose every header field may be wrong, then maybe cut short."""
+    from hypothesis import strategies as st
+    body = st.binary(max_size=200) | st.sampled_from([125, 126, 127, 300, 1025, 65536]).map(
+        lambda n: b"z" * n)
+    frame = st.builds(
+        lambda op, fin, rsv, mask, data, form: fuzz_ws.frame(op, data, fin, rsv, mask, form),
+        st.sampled_from([1, 1, 2, 0, 0, 8, 9, 9, 10, 3, 7, 11, 15]),
+        st.booleans() | st.just(True), st.sampled_from([0, 0, 0, 0, 0x10, 0x40]),
+        st.none() | st.none() | st.binary(min_size=4, max_size=4), body,
+        st.sampled_from([None, None, None, 1, 2]))
+    cut = st.none() | st.floats(0, 1)
+    chunks = st.none() | st.lists(st.integers(1, 40), min_size=1, max_size=4)
+
+    def build(frames, cut, cap, chunks):
+        s = b"".join(frames)
+        return (s if cut is None else s[:int(len(s) * cut)]), cap, chunks
+    return st.builds(build, st.lists(frame, max_size=6), cut, st.sampled_from([128, 256, 1024]),
+                     chunks)
+
+
+def campaign(count, seed=0, corpus=CORPUS, write=True, out=sys.stdout):
+    """Run `count` inputs; returns the statistics and prints the summary line."""
+    import random
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hseed
+    n_hyp, n_ws = count // 10, count // 5
+    n_gen = count - n_hyp - n_ws
+    # Every fourth generated frame goes to a charge point with the frame trace
+    # on (setup.logfile(trace=True)), which puts each frame through redaction.
+    plain, traced = InProcess(), InProcess(trace=True)
+    stats = {"inputs": 0, "failures": 0, "known": {}, "written": [], "first": []}
+
+    def record(runner, frame):
+        stats["inputs"] += 1
+        res = runner.check(frame)
+        if res is None:
+            return
+        why, bug = res
+        if bug:
+            stats["known"][bug] = stats["known"].get(bug, 0) + 1
+            return
+        stats["failures"] += 1
+        if len(stats["first"]) < 5:
+            stats["first"].append("%s <- %r" % (why, frame[:160]))
+        if write:
+            exp, verdict, _ = runner.feed(frame)
+            p = save_failure(corpus, frame, exp, verdict, why, runner.trace)
+            if p:
+                stats["written"].append(p)
+    t0 = time.time()
+    rnd = random.Random(seed)
+    try:
+        for i in range(n_gen):
+            record(traced if i % 4 == 0 else plain, fuzz_gen.frame(rnd, SCHEMAS, HANDLED, i))
+
+        @hseed(seed)
+        @settings(max_examples=max(1, n_hyp), database=None, deadline=None,
+                  phases=[Phase.generate], suppress_health_check=list(HealthCheck))
+        @given(hypothesis_frames())
+        def hyp(f):
+            record(plain, f)
+        if n_hyp:
+            hyp()
+        for i in range(n_ws):
+            cap = rnd.choice((128, 256, 1024))
+            s, chunks = fuzz_ws.gen_stream(rnd, cap)
+            why = plain.stream(s, cap, chunks)
+            stats["inputs"] += 1
+            if not why:
+                continue
+            stats["failures"] += 1
+            if len(stats["first"]) < 5:
+                stats["first"].append("ws: %s <- %s" % (why, s[:80].hex()))
+            if write:
+                p = os.path.join(corpus, "found-ws-%s.json" % hashlib.sha1(s).hexdigest()[:10])
+                with open(p, "w") as f:
+                    json.dump({"kind": "ws", "note": "found by tools/fuzz.py: " + why[:300],
+                               "stream_hex": s.hex(), "cap": cap, "chunks": chunks}, f, indent=1)
+                stats["written"].append(p)
+    finally:
+        plain.close()
+        traced.close()
+    dt = time.time() - t0
+    known = ", ".join("%s %d" % kv for kv in sorted(stats["known"].items())) or "none"
+    for line in stats["first"]:
+        print("  " + line, file=out)
+    print("fuzz: %d inputs (%d generated frames, %d hypothesis frames, %d ws streams) in %.1f s, "
+          "seed %d: %d new failures, known bugs hit: %s; %d corpus files written"
+          % (stats["inputs"], n_gen, n_hyp, n_ws, dt, seed, stats["failures"], known,
+             len(stats["written"])), file=out)
+    return stats
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--count", type=int, default=100000, help="inputs to try (default 100000)")
+    ap.add_argument("--seed", type=int, default=None, help="default: from the clock (printed)")
+    ap.add_argument("--corpus", default=CORPUS, help="where new failures go")
+    ap.add_argument("--no-write", action="store_true", help="report failures, write nothing")
+    a = ap.parse_args(argv)
+    seed = a.seed if a.seed is not None else int(time.time()) % 100000
+    os.makedirs(a.corpus, exist_ok=True)
+    stats = campaign(a.count, seed, a.corpus, not a.no_write)
+    return 1 if stats["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
