@@ -4,11 +4,11 @@
 import asyncio
 import log
 from compat import iso, ticks_ms, ticks_diff, sleep_ms
-from firmware.ocpp.rpc import Rpc, CallError, CallTimeout, LinkDown
+from firmware.ocpp.rpc import Rpc, LinkDown
 from firmware.ocpp.connector import Connector
 from firmware.ocpp.txqueue import TxQueue
 from firmware.ocpp.auth import Auth
-from firmware.ocpp import metering
+from firmware.ocpp import metering, txflow
 from firmware.ocpp.reservation import Reservations, refresh
 from firmware.ocpp.locallist import LocalList
 from firmware.ocpp.smart import Smart
@@ -57,8 +57,8 @@ class ChargePoint:
             if conn.ctl is not None:
                 conn.ctl.listener = _listener(conn)
         self.metering = metering.Metering(cfg, [None] + ctls, self._meter_value)
-        self._raise_register(ctls)
-        self._recover()
+        txflow.raise_register(self, ctls)
+        txflow.recover(self)
         for c in range(self.n + 1):
             self._refresh(c, True)
 
@@ -102,7 +102,7 @@ class ChargePoint:
         head = self.queue.head()
         if head is not None:
             seq, action, payload = head
-            return action, payload, _QueueAnswer(self, seq, action, payload)
+            return action, payload, txflow.QueueAnswer(self, seq, action, payload)
         return None
 
     def next_due_ms(self):
@@ -296,48 +296,6 @@ class ChargePoint:
     def save_tx(self, conn):
         self.store.save("tx%d" % conn.c, conn.tx)
 
-    def _raise_register(self, ctls):
-        # Readings sent since the register was last saved are in the queue's log:
-        # the register restarts at least there, so no reading ever goes back.
-        if self.register is None or None in ctls:
-            return
-        self.queue.registers = lambda: [int(c.energy_wh) for c in ctls]
-        fl = self.queue.floor(self.n)
-        for i in range(self.n):
-            if fl[i] > self.register.saved[i]:
-                log.info("cp", "connector %d: energy register raised to %d Wh from the queue",
-                         i + 1, fl[i])
-                ctls[i].configure({"energy_base_wh": fl[i]})
-                self.register.saved[i] = fl[i]
-
-    def _recover(self):
-        # A transaction file left behind means the power went while it ran:
-        # end it with the energy the register had (spec 3.x, issue 5).
-        for conn in self.conns[1:]:
-            tx = self.store.load("tx%d" % conn.c)
-            if not isinstance(tx, dict) or "ref" not in tx:
-                continue
-            ref = tx["ref"]
-            self.queue.bump(ref)
-            if self.queue.has("StopTransaction", ref):
-                # Stopped, and the power went before the file was removed.
-                self.store.remove("tx%d" % conn.c)
-                continue
-            if tx.get("id") is None and not self.queue.has("StartTransaction", ref):
-                # The power went between this file and its StartTransaction: the
-                # transaction never began (no energy flows before the Start is queued).
-                self.store.remove("tx%d" % conn.c)
-                continue
-            conn.tx = tx
-            if tx.get("id") is not None:
-                self.queue.ids[ref] = tx["id"]
-            reason = self.store.load("resetreason") or "PowerLoss"
-            log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
-                     conn.c, tx.get("tag"), reason)
-            conn.stop(reason)
-        if self.store.exists("resetreason"):
-            self.store.remove("resetreason")
-
     def _meter_value(self, c, mv, kind):
         conn = self.conns[c] if c > 0 else None
         if conn is not None and conn.tx is not None:
@@ -424,51 +382,3 @@ def _listener(conn):
     def fn(event, detail):
         conn.on_evse(event, detail)
     return fn
-
-
-class _QueueAnswer:
-    # What to do with the central system's answer to the queue's head.
-    def __init__(self, cp, seq, action, payload):
-        self.cp = cp
-        self.seq = seq
-        self.action = action
-        self.payload = payload
-
-    def __call__(self, res):
-        cp = self.cp
-        q = cp.queue
-        if isinstance(res, CallError):
-            if q.failed(cp.cfg.get("TransactionMessageAttempts"),
-                        cp.cfg.get("TransactionMessageRetryInterval")):
-                log.warn("txq", "%s given up after %d attempts", self.action, q.attempt)
-                self._done(-1, None)
-            return
-        if isinstance(res, Exception):
-            # No answer (timeout, link down): it stays at the head and goes again
-            # after the retry interval or the reconnection; never dropped.
-            q.failed(1 << 30, cp.cfg.get("TransactionMessageRetryInterval"))
-            q.attempt = 0
-            return
-        info = res.get("idTagInfo")
-        tid = res.get("transactionId") if self.action == "StartTransaction" else None
-        if self.action == "StartTransaction" and not isinstance(tid, int):
-            log.warn("txq", "StartTransaction.conf without a transactionId")
-            tid = -1
-        self._done(tid, info)
-
-    def _done(self, tid, info):
-        cp = self.cp
-        p = self.payload
-        tag = p.get("idTag")
-        if info and tag:
-            cp.auth.update(tag, info)
-        if self.action == "StartTransaction":
-            # The id reaches the transaction file before the queue forgets the
-            # Start, so a restart in between still knows the transaction began.
-            ref = self.seq
-            for conn in cp.conns[1:]:
-                if conn.tx is not None and conn.tx["ref"] == ref:
-                    conn.on_start_conf(tid, info)
-            cp.queue.ack(self.seq, tid)
-        else:
-            cp.queue.ack(self.seq)
