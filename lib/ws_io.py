@@ -1,0 +1,134 @@
+# The byte stream under the WebSocket client, the one place where the two
+# runtimes differ: on MicroPython the client holds the socket itself (a
+# timed-out connect closes it instead of leaking it, and reads take what is
+# already there without a generator per call) and masks frames through a
+# scratch buffer; on CPython it uses asyncio streams.
+import asyncio
+import os
+import errno
+from compat import sleep_ms, MICROPYTHON
+
+_TX = 512         # MicroPython: frames go out masked through this scratch
+
+if MICROPYTHON:
+    from asyncio import core as _core
+
+    # What asyncio's Stream does, with the socket in our hands: a timed-out
+    # connect closes it instead of leaking it, and reads take what is already
+    # there without a generator per call.
+    def _writable(s):
+        yield _core._io_queue.queue_write(s)
+
+    def _readable(s):
+        yield _core._io_queue.queue_read(s)
+
+    def _mask_into(dst, pos, src, off, k, key):
+        for j in range(off, off + k):
+            dst[pos] = src[j] ^ key[j & 3]
+            pos += 1
+else:
+    def _mask(data, key):
+        n = len(data)
+        k = (key * (n // 4 + 1))[:n]
+        return (int.from_bytes(data, "big") ^ int.from_bytes(k, "big")).to_bytes(n, "big")
+
+
+class Stream:
+    # Methods of WebSocket; its __init__ sets _sock, _r, _w, _cm, _tx, _txm,
+    # _mid and _txmid.
+    if MICROPYTHON:
+        async def _open(self, host, port, ctx):
+            import socket
+            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
+            s = self._sock = socket.socket(ai[0], ai[1], ai[2])
+            s.setblocking(False)
+            try:
+                s.connect(ai[-1])
+            except OSError as e:
+                if e.errno != errno.EINPROGRESS:
+                    raise
+            if ctx:
+                s = self._sock = ctx.wrap_socket(s, server_hostname=host,
+                                                 do_handshake_on_connect=False)
+                s.setblocking(False)
+            await _writable(s)
+            self._w = asyncio.StreamWriter(s)
+
+        async def _fill(self, mv):
+            s, got, n = self._sock, 0, len(mv)
+            while got < n:
+                k = s.readinto(mv[got:] if got else mv)
+                if k is None:   # nothing yet (or half a TLS record)
+                    await _readable(s)
+                    continue
+                if not k:
+                    raise EOFError
+                got += k
+                self._mid = True
+
+        async def _skip(self, n):
+            s, cm, i = self._sock, self._cm, 0
+            while n:
+                k = s.readinto(cm if n >= 128 else cm[:n])
+                if k is None:
+                    await _readable(s)
+                elif not k:
+                    raise EOFError
+                else:
+                    n -= k
+                    i += 1
+                    if not i & 31:
+                        await sleep_ms(0)  # a long discard must not starve other tasks
+
+        async def _write(self, op, data, n):
+            t, h = self._tx, 2
+            t[0] = 0x80 | op
+            if n < 126:
+                t[1] = 0x80 | n
+            elif n < 65536:
+                t[1], t[2], t[3], h = 0xFE, n >> 8, n & 255, 4
+            else:
+                t[1], h = 0xFF, 10
+                for i in range(8):
+                    t[9 - i] = (n >> (8 * i)) & 255
+            key = os.urandom(4)
+            t[h:h + 4] = key
+            pos, off = h + 4, 0
+            while True:
+                k = min(_TX - pos, n - off)
+                _mask_into(t, pos, data, off, k, key)
+                self._w.write(self._txm[:pos + k])   # copies what it cannot send
+                off += k
+                self._txmid = off < n
+                await self._w.drain()
+                if off >= n:
+                    return
+                pos = 0
+    else:
+        async def _open(self, host, port, ctx):
+            kw = {"ssl": ctx} if ctx else {}
+            self._r, self._w = await asyncio.open_connection(host, port, **kw)
+
+        async def _fill(self, mv):
+            try:
+                mv[:] = await self._r.readexactly(len(mv))
+            except asyncio.IncompleteReadError:
+                raise EOFError
+            self._mid = True
+
+        async def _skip(self, n):
+            while n:
+                k = min(n, 65536)
+                await self._fill(memoryview(bytearray(k)))
+                n -= k
+
+        async def _write(self, op, data, n):
+            if n < 126:
+                hdr = bytes((0x80 | op, 0x80 | n))
+            else:
+                hdr = bytes((0x80 | op, 0xFE if n < 65536 else 0xFF)) + \
+                    n.to_bytes(2 if n < 65536 else 8, "big")
+            key = os.urandom(4)
+            self._w.write(hdr + key + _mask(bytes(data), key))
+            await self._w.drain()
+
