@@ -10,7 +10,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE = os.path.join(ROOT, "host_tests", "fake_machine")
-for _p in (FAKE, ROOT, os.path.join(ROOT, "lib")):
+for _p in (FAKE, ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "common")):
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -339,7 +339,8 @@ def test_driver_under_micropython(name, tmp_path):
     script.write_text(DRIVER_SCRIPT)
     env = dict(os.environ)
     env["MICROPYPATH"] = ":".join([".frozen", FAKE, ROOT, os.path.join(ROOT, "lib"),
-                                   os.path.join(ROOT, "boards", name)])
+                                   os.path.join(ROOT, "boards", name),
+                                   os.path.join(ROOT, "boards", "common")])
     p = subprocess.run([MICROPYTHON, str(script), name, str(tmp_path / "d")], env=env,
                        capture_output=True, text=True, timeout=60)
     out = p.stdout + p.stderr

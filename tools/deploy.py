@@ -23,6 +23,7 @@
 What lands on the board (its root is "/"; data/ is never touched):
     main.py            boards/main.py: builds the board and runs the firmware
     lib/board.mpy      the driver boards/<board>/board.py (+ any other .py there)
+    lib/mport.mpy      boards/common/: what the ESP32 and RP2040 drivers share
     lib/setup.mpy      `from firmware.setup import *`, the REPL API (import setup)
     lib/*.mpy          lib/*.py (compat, log, ws, logfile, ...)
     firmware/**.mpy    the application package
@@ -128,7 +129,8 @@ def plan_sources(board, source=False, frozen=False):
         for f in sorted(files):
             if f.endswith(".py"):
                 add(rel + "/" + f[:-3] + ext, os.path.join(d, f))
-    for top in (os.path.join(ROOT, "lib"), bdir):
+    common = os.path.join(ROOT, "boards", "common")
+    for top in (os.path.join(ROOT, "lib"), bdir, common):
         for f in sorted(os.listdir(top)):
             if f.endswith(".py") and f != "manifest.py":
                 add("lib/" + f[:-3] + ext, os.path.join(top, f))

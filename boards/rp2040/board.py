@@ -5,11 +5,10 @@ the wiring. Any entry can be moved with opts["pins"] = {"name": gpio}.
 The RP2040 has no pulse-counter peripheral in MicroPython: the S0 meter is
 counted by a pin interrupt that only increments a number.
 """
-import binascii
-import os
-
 import machine
 from machine import Pin
+
+from mport import MachinePort, MachineBoard
 
 PINS = {
     "cp_out": 16,       # PWM to the +-12 V pilot driver (high = +12 V)
@@ -35,131 +34,41 @@ LED = {
 }
 
 
-def _opt(opts, key, default):
-    v = opts.get(key)
-    return default if v is None else v
+class Port(MachinePort):
+    ZERO_MV = 1650
+    GAIN_PM = 10000
+    SAMPLES = 150       # read_u16 takes ~10 us from Python: 150 reads span a period
 
+    def _adc(self, pin):
+        return machine.ADC(Pin(pin))
 
-class Port:
-    def __init__(self, opts, pins):
-        self.imp_per_kwh = _opt(opts, "imp_per_kwh", 1000)
-        # Pilot front end: pilot mV = (ADC mV - cp_zero_mv) * cp_gain_pm / 1000.
-        self._zero = _opt(opts, "cp_zero_mv", 1650)
-        self._gain = _opt(opts, "cp_gain_pm", 10000)
-        # read_u16 takes ~10 us from Python: 150 reads span a 1 kHz period.
-        self._n = _opt(opts, "cp_samples", 150)
-        self._pwm = machine.PWM(Pin(pins["cp_out"], Pin.OUT), freq=1000, duty_u16=65535)
-        self._cp = machine.ADC(Pin(pins["cp_adc"]))
-        self._coil = Pin(pins["contactor"], Pin.OUT, value=0)
+    def _raw(self, adc):
+        return adc.read_u16
 
-        self._fb = None
-        if opts.get("has_feedback"):
-            self._fb = Pin(pins["contactor_fb"], Pin.IN, Pin.PULL_UP)
-            self._fb_closed = _opt(opts, "fb_active", 0)
+    def _mv(self, u16):
+        return u16 * 3300 >> 16
 
-        self._pp = None
-        if opts.get("has_pp"):
-            self._pp = machine.ADC(Pin(pins["pp_adc"]))
-            self.pp_pullup_ohm = _opt(opts, "pp_pullup_ohm", 1000)
-            self.pp_supply_mv = _opt(opts, "pp_supply_mv", 3300)
+    def _rcd_pin(self, pin, active):
+        return Pin(pin, Pin.IN, Pin.PULL_DOWN if active else Pin.PULL_UP)
 
-        self._s0_n = 0
-        Pin(pins["s0"], Pin.IN, Pin.PULL_UP).irq(handler=self._s0_irq,
-                                                  trigger=Pin.IRQ_FALLING)
-
-        self._rcd_active = _opt(opts, "rcd_active", 1)
-        self._rcd = Pin(pins["rcd"], Pin.IN,
-                        Pin.PULL_DOWN if self._rcd_active else Pin.PULL_UP)
-        self._rcd_seen = False
-        self._rcd.irq(handler=self._rcd_irq,
-                      trigger=Pin.IRQ_RISING if self._rcd_active else Pin.IRQ_FALLING)
-        self.has_rcd_test = bool(_opt(opts, "has_rcd_test", True))
-        self._test = Pin(pins["rcd_test"], Pin.OUT, value=0) if self.has_rcd_test else None
-        self.has_lock = bool(opts.get("has_lock"))
-        self._lock = Pin(pins["lock"], Pin.OUT, value=0) if self.has_lock else None
-
-    # Interrupt handlers: count or set a flag, nothing else.
-    def _s0_irq(self, pin):
-        self._s0_n += 1
-
-    def _rcd_irq(self, pin):
-        self._rcd_seen = True
-
-    def pilot_pwm(self, duty_pm):
-        self._pwm.duty_u16(duty_pm * 65535 // 1000)
-
-    def pilot_high(self):
-        self._pwm.duty_u16(65535)
-
-    def pilot_low(self):
-        self._pwm.duty_u16(0)
-
-    def read_pilot(self):
-        r = self._cp.read_u16
-        hi = lo = r()
-        for _ in range(self._n):
-            v = r()
-            if v > hi:
-                hi = v
-            elif v < lo:
-                lo = v
-        z = self._zero
-        g = self._gain
-        return ((hi * 3300 >> 16) - z) * g // 1000, ((lo * 3300 >> 16) - z) * g // 1000
-
-    def contactor(self, closed):
-        self._coil.value(1 if closed else 0)
-
-    def contactor_feedback(self):
-        if self._fb is None:
-            return None
-        return self._fb.value() == self._fb_closed
+    def _s0_start(self, opts, pin):
+        Pin(pin, Pin.IN, Pin.PULL_UP).irq(handler=self._s0_irq, trigger=Pin.IRQ_FALLING)
 
     def pulses(self):
         return self._s0_n
 
-    def rcd_fault(self):
-        seen = self._rcd_seen
-        self._rcd_seen = False
-        return seen or self._rcd.value() == self._rcd_active
 
-    def rcd_test(self, on):
-        if self._test is not None:
-            self._test.value(1 if on else 0)
-
-    def read_pp(self):
-        if self._pp is None:
-            return None
-        r = self._pp.read_u16
-        return ((r() + r() + r() + r()) * 3300 >> 18)
-
-    def lock(self, locked):
-        if self._lock is None:
-            return None
-        self._lock.value(1 if locked else 0)
-        return True
-
-
-class Board:
+class Board(MachineBoard):
     name = "rp2040"
     model = "Pico-W"
+    PINS = PINS
+    PORT = Port
 
-    def __init__(self, opts=None):
-        opts = opts or {}
-        pins = dict(PINS)
-        if opts.get("pins"):
-            pins.update(opts["pins"])
-        self.pins = pins
-        self.vendor = _opt(opts, "vendor", "DIY-EVSE")[:20]
-        self.data_dir = _opt(opts, "data_dir", "/data")
-        self.rx_buf = _opt(opts, "rx_buf", 8192)
-        self.connectors = 1
-        self._port = Port(opts, pins)
+    def _start_led(self, pins):
         self._led = Pin(pins["led"], Pin.OUT, value=0)
         self._led_period = 1
         self._led_lit = 0
         self._led_phase = 0
-        self._led_state = None
         self._timer = machine.Timer()
         try:
             self._timer.init(mode=machine.Timer.PERIODIC, period=LED_TICK_MS,
@@ -168,11 +77,6 @@ class Board:
             # Older firmware: callbacks are soft (scheduled) already.
             self._timer.init(mode=machine.Timer.PERIODIC, period=LED_TICK_MS,
                              callback=self._led_tick)
-        self._wdt = None
-        try:
-            os.mkdir(self.data_dir)
-        except OSError:
-            pass
 
     def _led_tick(self, t):
         # Soft timer callback: advance the pattern, set the pin.
@@ -181,14 +85,6 @@ class Board:
             ph = 0
         self._led_phase = ph
         self._led.value(1 if ph < self._led_lit else 0)
-
-    def unique_id(self):
-        return binascii.hexlify(machine.unique_id()).decode()
-
-    def port(self, n):
-        if n != 1:
-            raise ValueError("no connector %r: this board has only connector 1" % (n,))
-        return self._port
 
     def led(self, state):
         if state == self._led_state:
@@ -202,11 +98,4 @@ class Board:
 
     def wdt_start(self, timeout_ms):
         # The RP2040 watchdog cannot wait longer than 8.3 s.
-        self._wdt = machine.WDT(timeout=min(timeout_ms, 8300))
-
-    def wdt_feed(self):
-        if self._wdt is not None:
-            self._wdt.feed()
-
-    def reset(self):
-        machine.reset()
+        super().wdt_start(min(timeout_ms, 8300))

@@ -17,5 +17,7 @@ freeze("../../lib")
 package("firmware", base_path="../..")
 module("setup.py", base_path="../../firmware")
 
-# This board's driver as the top-level `board`.
+# This board's driver as the top-level `board`, and what it shares with the
+# other boards.
 module("board.py")
+module("mport.py", base_path="../common")
