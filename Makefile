@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 BOARD ?= esp32
 
-.PHONY: run test soak fuzz deploy configure venv clean
+.PHONY: run test bench soak fuzz deploy configure venv clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,9 @@ deploy: $(STAMP)
 configure: $(STAMP)
 	@test -n "$(PORT)" || { echo 'usage: make configure PORT=/dev/ttyUSB0 ARGS="key=value ..."'; exit 2; }
 	@$(PY) tools/configure.py $(PORT) $(ARGS)
+
+bench: $(STAMP)
+	@$(PY) tools/bench.py $(ARGS)
 
 fuzz: $(STAMP)
 	@$(PY) tools/fuzz.py $(ARGS)

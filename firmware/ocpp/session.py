@@ -22,7 +22,9 @@ class Session:
         self.url = url
         self.ssl = ssl
         self.auth = auth
-        self.bufsize = bufsize
+        # One receive buffer for the life of the firmware: a fresh 8 KiB block
+        # at every reconnect is what a fragmented heap fails to give first.
+        self.buf = bytearray(bufsize)
         self.link_allowed = True
         self._allowed = asyncio.Event()
         self._allowed.set()
@@ -67,7 +69,7 @@ class Session:
             self.attempt += 1
             try:
                 ws = await wslib.connect(self.url, ssl=self.ssl, auth=self.auth,
-                                         bufsize=self.bufsize)
+                                         buf=self.buf)
             except Exception as e:
                 # Jitter spreads the reconnects of a fleet after a central system outage.
                 delay = backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1)
