@@ -8,7 +8,7 @@ import asyncio
 import os
 import binascii
 import log
-from compat import ticks_ms, ticks_diff
+from compat import ticks_ms
 from jsontext import loads, dumps, text
 from firmware.ocpp.check import check
 
@@ -146,16 +146,13 @@ class Rpc:
             self._event.clear()
             try:
                 await self._send([CALL, uid, action, payload])
-                deadline = ticks_ms() + int(timeout_s * 1000)
-                while self._answer is None:
-                    left = ticks_diff(deadline, ticks_ms())
-                    if left <= 0:
-                        raise CallTimeout("%s: no answer within %d s" % (action, timeout_s))
+                if self._answer is None:
+                    # The event is set only together with an answer (a result,
+                    # a CallError, or LinkDown from detach).
                     try:
-                        await asyncio.wait_for(self._event.wait(), left / 1000)
+                        await asyncio.wait_for(self._event.wait(), timeout_s)
                     except asyncio.TimeoutError:
-                        pass
-                    self._event.clear()
+                        raise CallTimeout("%s: no answer within %d s" % (action, timeout_s))
             finally:
                 self._wait_id = None
             ans = self._answer
