@@ -11,6 +11,7 @@ from firmware import config
 from firmware.config import Config
 from firmware.config_keys import INT, REBOOT
 from firmware.ocpp.rpc import Rpc
+from rpcfake import expect, results, FakeWS, call
 from firmware.ocpp.auth import Auth, NAME as CACHE_FILE
 
 ROOT = sys.argv[1]
@@ -19,25 +20,10 @@ BAD_SECRET = "zq7short"     # too short for AuthorizationKey: Rejected
 log.level = log.INFO
 lines = []
 log.add_sink(lambda lvl, line: lines.append(line))
-results = []
 
 # No OCPP key of the real table needs a restart; one test key shows that the
 # registry's RebootRequired reaches the central system unchanged.
 config.KEYS = config.KEYS + (("TestRebootKey", INT | REBOOT, 1, (0, 9, "")),)
-
-
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
-
-
-class FakeWS:
-    def __init__(self):
-        self.buf = bytearray(8192)
-        self.sent = []
-
-    async def send(self, text):
-        self.sent.append(json.loads(text))
 
 
 class FakeCP:
@@ -51,24 +37,7 @@ class FakeCP:
         self.rpc.attach(self.ws)
 
 
-SEQ = [0]
 
-
-async def call(cp, action, payload):
-    """(CALLRESULT payload, None) or (None, (code, description))."""
-    SEQ[0] += 1
-    uid = "c%d" % SEQ[0]
-    data = json.dumps([2, uid, action, payload]).encode()
-    cp.ws.buf[:len(data)] = data
-    cp.ws.sent = []
-    await cp.rpc.on_frame(cp.ws.buf, len(data), len(data))
-    if len(cp.ws.sent) != 1 or cp.ws.sent[0][1] != uid:
-        return None, ("no answer", repr(cp.ws.sent))
-    m = cp.ws.sent[0]
-    if m[0] == 3:
-        print("RES %s %s" % (action, json.dumps(m[2])))
-        return m[2], None
-    return None, (m[2], m[3])
 
 
 def by_key(res):

@@ -11,17 +11,14 @@ import compat
 from compat import iso, ticks_ms, ticks_add
 from firmware.store import Store
 from firmware.ocpp.reservation import Reservations, NAME, refresh
+from rpcfake import expect, results
 from resv_fake import FakeCP, call
 
 ROOT = sys.argv[1]
 T0 = 1767225600          # 2026-01-01T00:00:00Z
 log.level = log.ERROR + 1
-results = []
 
 
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
 
 
 def rn(c, rid, tag, expiry_s=T0 + 600, parent=None):

@@ -2,6 +2,7 @@
 # Connector objects, a real Rpc and Store, fake EVSE controllers, and the
 # wiring of Reservations the integrator is asked to copy into ChargePoint.
 import json
+from rpcfake import FakeWS, call as _call
 from firmware.store import Store
 from firmware.config import Config
 from firmware.ocpp.rpc import Rpc
@@ -37,21 +38,6 @@ class FakeBoard:
         return FakePort()
 
 
-class FakeWS:
-    def __init__(self, events):
-        self.buf = bytearray(4096)
-        self.events = events
-        self.sent = []
-        self.broken = False
-
-    async def send(self, text):
-        if self.broken:
-            raise OSError("link gone")
-        m = json.loads(text)
-        self.sent.append(m)
-        self.events.append(("ws", m))
-
-
 class FakeQueue:
     def __init__(self):
         self.pushed = []
@@ -70,7 +56,7 @@ class FakeCP:
         self.store = Store(root)
         self.cfg = Config(self.store, defaults={"ReserveConnectorZeroSupported": zero})
         self.events = []
-        self.ws = FakeWS(self.events)
+        self.ws = FakeWS(4096, self.events)
         self.rpc = Rpc(self)
         self.rpc.attach(self.ws)
         self.queue = FakeQueue()
@@ -155,24 +141,8 @@ class FakeCP:
         pass
 
 
-SEQ = [0]
-
-
 async def call(cp, action, payload, show=True):
-    """(CALLRESULT payload, None) or (None, (code, description)); prints
-    "REQ"/"RES" lines for the schema check on the pytest side."""
-    SEQ[0] += 1
-    uid = "c%d" % SEQ[0]
-    data = json.dumps([2, uid, action, payload]).encode()
-    cp.ws.buf[:len(data)] = data
-    cp.ws.sent = []
-    await cp.rpc.on_frame(cp.ws.buf, len(data), len(data))
-    if len(cp.ws.sent) != 1 or cp.ws.sent[0][1] != uid:
-        return None, ("no answer", repr(cp.ws.sent))
-    m = cp.ws.sent[0]
-    if m[0] == 3:
-        if show:
-            print("REQ %s %s" % (action, json.dumps(payload)))
-        print("RES %s %s" % (action, json.dumps(m[2])))
-        return m[2], None
-    return None, (m[2], m[3])
+    """(CALLRESULT payload, None) or (None, (code, description)); show: print
+    the request too, for the schema check on the pytest side."""
+    return await _call(cp, action, payload, req=show)
+

@@ -12,26 +12,12 @@ from compat import parse_iso, set_wall
 from firmware.store import Store
 from firmware.config import Config
 from firmware.ocpp.rpc import Rpc
+from rpcfake import expect, results, FakeWS, call as _call
 from firmware.ocpp.smart import Smart
 
 ROOT = sys.argv[1]
 log.level = log.ERROR
 T0 = parse_iso("2030-01-07T00:00:00Z")
-results = []
-
-
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
-
-
-class FakeWS:
-    def __init__(self):
-        self.buf = bytearray(8192)
-        self.sent = []
-
-    async def send(self, text):
-        self.sent.append(json.loads(text))
 
 
 class Conn:
@@ -56,26 +42,9 @@ class FakeCP:
         self.changed += 1
 
 
-SEQ = [0]
-
-
 async def call(cp, action, payload, valid=True):
     """(CALLRESULT payload, None) or (None, (code, description))."""
-    if valid:
-        print("REQ %s %s" % (action, json.dumps(payload)))
-    SEQ[0] += 1
-    uid = "s%d" % SEQ[0]
-    data = json.dumps([2, uid, action, payload]).encode()
-    cp.ws.buf[:len(data)] = data
-    cp.ws.sent = []
-    await cp.rpc.on_frame(cp.ws.buf, len(data), len(data))
-    if len(cp.ws.sent) != 1 or cp.ws.sent[0][1] != uid:
-        return None, ("no answer", repr(cp.ws.sent))
-    m = cp.ws.sent[0]
-    if m[0] == 3:
-        print("RES %s %s" % (action, json.dumps(m[2])))
-        return m[2], None
-    return None, (m[2], m[3])
+    return await _call(cp, action, payload, req=valid)
 
 
 def profile(pid, purpose, stack, periods, unit="A", kind="Absolute", tid=None, start=None):

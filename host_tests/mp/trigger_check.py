@@ -4,21 +4,18 @@
 import sys
 import asyncio
 import log
+from rpcfake import expect, results
 from resv_fake import FakeCP, call
 from firmware.ocpp import trigger
 
 ROOT = sys.argv[1]
 log.level = log.ERROR + 1
-results = []
 
 PER_CP = (("BootNotification", "boot"), ("DiagnosticsStatusNotification", "diagnostics"),
           ("FirmwareStatusNotification", "firmware"), ("Heartbeat", "heartbeat"))
 PER_CONNECTOR = (("StatusNotification", "status"), ("MeterValues", "meter"))
 
 
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
 
 
 class TriggerCP(FakeCP):
