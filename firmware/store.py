@@ -237,26 +237,40 @@ class Store:
         return n
 
     def save(self, name, obj):
+        def fill(f):
+            w = _Writer(f)
+            json.dump(obj, w)
+            w.flush()
+            return w.n, w.crc
+        self.write_checked(name, fill)
+
+    def write_checked(self, name, fill):
+        """Replace file `name` atomically by a checked body that fill(f) writes
+        to the open file f, returning (length, crc32) of what it wrote, or None
+        to give up (the old file stays). True when the file was replaced."""
         p = self.path(name)
         tmp = p + ".tmp"
         f = open(tmp, "wb")
         try:
             f.write(b"S1 ________ ________\n")
-            w = _Writer(f)
-            json.dump(obj, w)
-            w.flush()
-            f.seek(0)
-            f.write(_header(w.n, w.crc))
-            _sync(f)
+            got = fill(f)
+            if got is not None:
+                f.seek(0)
+                f.write(_header(got[0], got[1]))
+                _sync(f)
         except BaseException:
             f.close()
             _rm(tmp)
             raise
         f.close()
+        if got is None:
+            _rm(tmp)
+            return False
         _replace(tmp, p)
         _sync_dir(self.root)
         self.writes += 1
-        self.bytes_written += _HDR_LEN + w.n
+        self.bytes_written += _HDR_LEN + got[0]
+        return True
 
     def load(self, name, default=None):
         p = self.path(name)

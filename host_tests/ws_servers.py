@@ -9,7 +9,6 @@ import base64
 import hashlib
 import os
 import shutil
-import socket
 import ssl
 import subprocess
 import threading
@@ -18,6 +17,7 @@ import time
 from websockets.asyncio.server import serve
 
 from ws_scenarios import big_text
+from charger import free_port
 
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 AUTH_USER = "CP-1"
@@ -26,14 +26,6 @@ AUTH_PASS = "s3cret pass"
 
 def accept_for(key):
     return base64.b64encode(hashlib.sha1(key.encode() + GUID).digest()).decode()
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class Servers:

@@ -54,7 +54,7 @@ import struct
 import log
 from compat import parse_iso, iso, const, utf8
 # The Store file format's own helpers: one format for every checked file.
-from firmware.store import crc32, _check_file, _header, _HDR_LEN, _sync, _sync_dir, _replace, _rm
+from firmware.store import crc32, _check_file, _HDR_LEN, _rm
 
 NAME = "locallist"
 # The on-flash status codes: this table is part of the file format, so it is
@@ -155,6 +155,9 @@ class LocalList:
         self.store = store
         self.cfg = cfg
         self.path = store.path(NAME)
+        self._job = None      # what _fill writes during an update
+        self._short = False
+        self._n = 0
         self.version = 0
         self.count = 0
         # Allocated once, while the heap is young: one record read at a time
@@ -303,54 +306,42 @@ class LocalList:
             except OSError as e:
                 self._lost("cannot open it: %s" % e)
                 return "Failed"
-        tmp = self.path + ".tmp"
-        try:
-            f = open(tmp, "wb")
-        except BaseException:
-            if old is not None:
-                old.close()
-            raise
-        try:
-            f.write(b"S1 ________ ________\n")
-            out = _Out(f, self._obuf)
-            short = self._merge(old, out, entries, order)
-            out.flush()
-            if not short:
-                out.write(struct.pack(_TRAIL, _MAGIC, version, out.n))
-                f.seek(0)
-                f.write(_header(out.size, out.crc))
-                _sync(f)
-        except BaseException:
-            f.close()
-            _rm(tmp)
-            raise
-        finally:
-            if old is not None:
-                old.close()
-        f.close()
         most = self.cfg.get("LocalAuthListMaxLength")
-        if short or out.n > most:
-            _rm(tmp)
-            if short:
-                self._lost("shorter than its trailer says")
-            else:
-                log.warn("locallist", "%s update to version %d failed: the list would hold %d "
-                         "entries, LocalAuthListMaxLength is %d; list unchanged",
-                         kind, version, out.n, most)
+        self._job = (old, entries, order, version, most)
+        try:
+            self.store.write_checked(NAME, self._fill)
+        finally:
+            self._job = None
+            if old is not None:
+                old.close()
+        if self._short:
+            self._lost("shorter than its trailer says")
             return "Failed"
-        if out.n:
-            _replace(tmp, self.path)
-        else:
-            _rm(tmp)
-            _rm(self.path)
-        _sync_dir(self.store.root)
-        self.store.writes += 1
-        self.store.bytes_written += _HDR_LEN + out.size
-        self.count = out.n
-        self.version = version if out.n else 0
+        if self._n > most:
+            log.warn("locallist", "%s update to version %d failed: the list would hold %d "
+                     "entries, LocalAuthListMaxLength is %d; list unchanged",
+                     kind, version, self._n, most)
+            return "Failed"
+        if not self._n:
+            # An empty list is no list: version 0, nothing on flash.
+            self.store.remove(NAME)
+        self.count = self._n
+        self.version = version if self.count else 0
         log.info("locallist", "%s update applied: version %d, %d entr%s", kind,
                  self.version, self.count, "y" if self.count == 1 else "ies")
         return "Accepted"
+
+    def _fill(self, f):
+        # The body of the new list file, for Store.write_checked; None gives up.
+        old, entries, order, version, most = self._job
+        out = _Out(f, self._obuf)
+        self._short = self._merge(old, out, entries, order)
+        out.flush()
+        self._n = out.n
+        if self._short or out.n > most:
+            return None
+        out.write(struct.pack(_TRAIL, _MAGIC, version, out.n))
+        return out.size, out.crc
 
     def _merge(self, old, out, entries, order):
         """Write the merged records to out; True when the old file ran short."""
