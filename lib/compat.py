@@ -1,7 +1,9 @@
 # One spelling for both runtimes. Firmware code imports timing, const and the
 # wall clock from here and never tests which interpreter it runs on.
 import time
-import asyncio
+# asyncio is imported where a coroutine needs it, not here: the store, the
+# configuration and the REPL setup use this module without an event loop, and
+# on a 64 KB heap asyncio's 4 KB is worth leaving out for them.
 
 try:
     from micropython import const
@@ -18,6 +20,7 @@ if MICROPYTHON:
     ticks_add = time.ticks_add
 
     def sleep_ms(ms):
+        import asyncio
         return asyncio.sleep_ms(ms)
 
     async def read_into(reader, mv):
@@ -45,9 +48,11 @@ else:
         return a + b
 
     def sleep_ms(ms):
+        import asyncio
         return asyncio.sleep(ms / 1000)
 
     async def read_into(reader, mv):
+        import asyncio
         n = len(mv)
         try:
             data = await reader.readexactly(n)
