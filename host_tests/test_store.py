@@ -14,7 +14,8 @@ for _p in (_ROOT, os.path.join(_ROOT, "lib")):
 
 import log  # noqa: E402
 from firmware import store as store_mod  # noqa: E402
-from firmware.store import Store, StoreError, RecordLog, soft_crc32, crc32  # noqa: E402
+from firmware.store import Store, StoreError, soft_crc32, crc32  # noqa: E402
+from firmware.recordlog import RecordLog  # noqa: E402
 from mprun import cases, run, RUNTIMES  # noqa: E402
 
 OBJ = {"HeartbeatInterval": 60, "list": ["a", "b"], "flag": True, "none": None,
@@ -278,7 +279,8 @@ def test_record_log_rewrite_maps_and_drops(tmp_path):
 
 MP_SCRIPT = r'''
 import os, sys
-from firmware.store import Store, RecordLog
+from firmware.store import Store
+from firmware.recordlog import RecordLog
 import log
 root = sys.argv[1]
 warned = []

@@ -1,7 +1,7 @@
 # The transaction message queue: StartTransaction, StopTransaction and
 # transaction meter values, on flash, delivered in order, one at a time.
 #
-# Records in the log "txq" (firmware/store.py RecordLog), one JSON object each:
+# Records in the log "txq" (firmware/recordlog.py), one JSON object each:
 #   {"q": seq, "a": action, "r": ref, "p": payload}   a message to deliver
 #   {"k": seq, "r": ref, "id": transactionId}         delivered (or given up) up to seq;
 #                                                     for a StartTransaction, the id the

@@ -1,0 +1,178 @@
+"""Checked append-only record logs, such as the transaction queue, kept by a
+Store (firmware/store.py) in its directory and counted in its wear counters.
+
+Record format:
+    0xA5, len (2 bytes little-endian), crc32 of (len bytes + body) (4 bytes LE), body
+The body is one JSON value of at most MAX_RECORD bytes. Reading stops trusting a
+record whose marker, length or checksum is wrong and looks for the next record
+that checks (a torn tail only ever sits at the end; flash damage in the middle
+costs only the damaged record). Opening a log with bad bytes rewrites it with
+only its good records (copy to .tmp, rename), so appends never follow garbage.
+A consumer that must remember how far it got (the queue's acknowledged head)
+keeps that offset in a small Store file or appends its own marker records, and
+compacts with rewrite() when the log holds mostly delivered records.
+"""
+import os
+import json
+import struct
+import log
+from firmware.store import crc32, _rm, _sync, _sync_dir, _replace, _buf, _mv
+
+MAGIC = 0xA5
+REC_HDR = 7
+MAX_RECORD = 4096
+
+
+def _pack(body):
+    n = len(body)
+    lb = struct.pack("<H", n)
+    return bytes((MAGIC,)) + lb + struct.pack("<I", crc32(body, crc32(lb)))
+
+
+def _read_rec(f, off, size, maxrec):
+    """The body of a record that checks at off, or None."""
+    if off + REC_HDR > size:
+        return None
+    f.seek(off)
+    h = f.read(REC_HDR)
+    if len(h) < REC_HDR or h[0] != MAGIC:
+        return None
+    n = h[1] | (h[2] << 8)
+    if n == 0 or n > maxrec or off + REC_HDR + n > size:
+        return None
+    body = f.read(n)
+    if len(body) != n or crc32(body, crc32(h[1:3])) != struct.unpack("<I", h[3:7])[0]:
+        return None
+    return body
+
+
+def _next_magic(f, off, size):
+    # Skip ahead chunk by chunk to the next byte that could start a record.
+    while off < size:
+        f.seek(off)
+        k = f.readinto(_buf)
+        if not k:
+            break
+        i = bytes(_mv[:k]).find(bytes((MAGIC,)))
+        if i >= 0:
+            return off + i
+        off += k
+    return size
+
+
+class RecordLog:
+    def __init__(self, store, name, max_record=None):
+        self.store = store
+        self.name = name
+        self.max_record = max_record or MAX_RECORD
+        self.path = store.path(name)
+        _rm(self.path + ".tmp")
+        self.count = 0
+        try:
+            self.size = os.stat(self.path)[6]
+        except OSError:
+            self.size = 0
+        self._bad = 0
+        for _ in self._walk(0, self.size):
+            self.count += 1
+        if self._bad:
+            log.warn("store", "%s: dropped %d damaged byte(s), kept %d record(s)",
+                     name, self._bad, self.count)
+            self.rewrite(None)
+
+    def _walk(self, start, size):
+        # (offset, body) of each record that checks; bytes that do not are
+        # skipped and counted in self._bad.
+        self._bad = 0
+        if start >= size:
+            return
+        f = open(self.path, "rb")
+        try:
+            off = start
+            while off < size:
+                body = _read_rec(f, off, size, self.max_record)
+                if body is None:
+                    nxt = _next_magic(f, off + 1, size)
+                    self._bad += nxt - off
+                    off = nxt
+                    continue
+                yield off, body
+                off += REC_HDR + len(body)
+        finally:
+            f.close()
+
+    def append(self, obj):
+        """Write one record and make it durable before returning its offset."""
+        body = json.dumps(obj).encode()
+        if len(body) > self.max_record:
+            raise ValueError("record of %d bytes is over the limit of %d" % (len(body), self.max_record))
+        f = open(self.path, "ab")
+        try:
+            f.write(_pack(body))
+            f.write(body)
+            _sync(f)
+        finally:
+            f.close()
+        off = self.size
+        self.size += REC_HDR + len(body)
+        self.count += 1
+        self.store.writes += 1
+        self.store.bytes_written += REC_HDR + len(body)
+        return off
+
+    def records(self, start=0):
+        """(offset, object) for each good record from offset start, up to the
+        size the log had when iteration began; one record in RAM at a time.
+        Iterate to the end (or close() the generator) to release the file."""
+        for off, body in self._walk(start, self.size):
+            try:
+                obj = json.loads(body)
+            except ValueError:
+                continue
+            yield off, obj
+
+    def rewrite(self, fn):
+        """Replace the log atomically by its records mapped through fn(obj):
+        fn returns the object to keep (changed or not) or None to drop it.
+        fn None copies every record that checks (the repair after damage)."""
+        tmp = self.path + ".tmp"
+        out = open(tmp, "wb")
+        kept = 0
+        size = 0
+        try:
+            for _off, body in self._walk(0, self.size):
+                if fn is not None:
+                    try:
+                        obj = json.loads(body)
+                    except ValueError:
+                        continue
+                    obj = fn(obj)
+                    if obj is None:
+                        continue
+                    body = json.dumps(obj).encode()
+                out.write(_pack(body))
+                out.write(body)
+                kept += 1
+                size += REC_HDR + len(body)
+            _sync(out)
+        except BaseException:
+            out.close()
+            _rm(tmp)
+            raise
+        out.close()
+        if kept:
+            _replace(tmp, self.path)
+        else:
+            _rm(tmp)
+            _rm(self.path)
+        _sync_dir(self.store.root)
+        self.count = kept
+        self.size = size
+        self.store.writes += 1
+        self.store.bytes_written += size
+        return kept
+
+    def clear(self):
+        _rm(self.path)
+        self.count = 0
+        self.size = 0
