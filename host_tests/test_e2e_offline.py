@@ -136,3 +136,43 @@ def test_flapping_link_loses_nothing(csms, make_charger):
     assert mv and all(p["transactionId"] == tid for p in mv)
     stamps = [p["meterValue"][0]["timestamp"] for p in mv]
     assert stamps == sorted(stamps), "meter values must arrive in order"
+
+
+def status0(csms, after):
+    """The first StatusNotification for connector 0 after record `after`."""
+    return csms.wait_for(lambda recs: next(
+        (r["payload"] for r in recs if r["seq"] > after and r["cp_id"] == CP
+         and r["action"] == "StatusNotification" and r["direction"] == "in"
+         and r["message_type"] == "CALL" and r["payload"]["connectorId"] == 0), None))
+
+
+def test_answer_contradicting_the_local_list_is_reported(csms, make_charger):
+    # Spec 3.5.2: connector 0 reports LocalListConflict; the next list the
+    # central system sends clears it.
+    ch = make_charger(csms.url).start()
+    online(ch, csms)
+    lst = [{"idTag": "LISTED", "idTagInfo": {"status": "Accepted"}}]
+    assert csms.call(CP, "SendLocalList", {"listVersion": 1, "updateType": "Full",
+                                           "localAuthorizationList": lst})["status"] == "Accepted"
+    csms.tags["LISTED"] = "Blocked"
+    mark = csms.mark()
+    ch.ctl("plug", connector=1)
+    ch.ctl("rfid", tag="LISTED")
+    csms.wait_message(cp_id=CP, action="Authorize", after=mark)
+    sn = status0(csms, mark)
+    assert (sn["errorCode"], sn["status"]) == ("LocalListConflict", "Available")
+    time.sleep(0.5)
+    assert ch.status()["connectors"][0]["transaction_id"] is None, "Blocked by the central system"
+    mark = csms.mark()
+    lst[0]["idTagInfo"]["status"] = "Blocked"
+    assert csms.call(CP, "SendLocalList", {"listVersion": 2, "updateType": "Full",
+                                           "localAuthorizationList": lst})["status"] == "Accepted"
+    sn = status0(csms, mark)
+    assert (sn["errorCode"], sn["status"]) == ("NoError", "Available")
+    # List and central system agree now: nothing more to report.
+    mark = csms.mark()
+    ch.ctl("rfid", tag="LISTED")
+    csms.wait_message(cp_id=CP, action="Authorize", after=mark)
+    time.sleep(0.5)
+    assert not [m for m in csms.messages(cp_id=CP, action="StatusNotification", direction="in")
+                if m["seq"] > mark and m["payload"]["connectorId"] == 0]

@@ -4,11 +4,17 @@
 #   auth = Auth(cfg, store, call, online)
 #   info = await auth.authorize("04A2B3C4")   -> {"status": "Accepted", ...}
 #   auth.update(tag, idTagInfo)                after Start/StopTransaction.conf
+#   auth.on_conflict = fn(tag, listed, given)  the list and the central system disagree
 #   auth.same_group(tag_a, parent_a, tag_b)    may tag_b stop tag_a's transaction?
 #
 # Precedence (spec 3.5.3): the local authorization list (issue 5, plugged in as
 # `local_list`) over the cache; a tag the list knows is never cached. idTags are
-# CiString20 (errata 3.73): matched without regard to ASCII case.
+# CiString20 (errata 3.73): matched without regard to ASCII case. When the
+# central system's answer for a listed tag disagrees with the list, 3.5.2 asks
+# for a StatusNotification with LocalListConflict: on_conflict is told, and the
+# charge point sends it. Accepted and ConcurrentTx count as one validity (a
+# listed tag may well be in use elsewhere), and a listed entry past its
+# expiryDate counts as Expired.
 #
 # The cache is one list of small tuples (key, status, expiry, parent), oldest use
 # first, at most MAX_ENTRIES long. Spec 3.5.1 asks that a full cache drops
@@ -80,6 +86,16 @@ def _expired(info, now):
         return True     # a date we cannot read does not vouch for anything
 
 
+def _validity(info, now):
+    # The status an idTagInfo stands for, for comparing list and answer.
+    s = info.get("status")
+    if s == "ConcurrentTx":
+        return "Accepted"
+    if s == "Accepted" and now is not None and _expired(info, now):
+        return "Expired"
+    return s
+
+
 def _info(e):
     d = {"status": STATUSES[e[1]]}
     if e[3] is not None:
@@ -104,6 +120,7 @@ class Auth:
         self.call = call            # async (action, payload) -> response payload
         self.online = online        # () -> True when requests may be sent
         self.local_list = None      # issue 5: .lookup(id_tag) -> idTagInfo or None
+        self.on_conflict = None     # (tag, list status, central system's status)
         self._e = []
         self._load()
 
@@ -201,15 +218,20 @@ class Auth:
 
     def update(self, id_tag, id_tag_info):
         """Record an idTagInfo the central system gave; True when flash was written."""
-        if not self._cache_on():
-            return False
         k = _key(id_tag)
         info = clean_info(id_tag_info)
         if k is None or info is None:
             log.warn("auth", "idTagInfo for %r not cached: not a valid idTag/idTagInfo", id_tag)
             return False
-        if self._list_info(id_tag) is not None:
+        listed = self._list_info(id_tag)
+        if listed is not None:
+            mine = _validity(listed, wall())
+            theirs = _validity(info, None)
+            if mine != theirs and self.on_conflict is not None:
+                self.on_conflict(id_tag, mine, theirs)
             return False        # 3.5.3: list identifiers are never cached
+        if not self._cache_on():
+            return False
         x = info.get("expiryDate")
         new = (k, STATUSES.index(info["status"]),
                None if x is None else parse_iso(x) - _BASE, info.get("parentIdTag"))

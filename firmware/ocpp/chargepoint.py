@@ -49,6 +49,10 @@ class ChargePoint:
         self.reservations.bind(self)
         self.locallist = LocalList(store, cfg)
         self.auth.local_list = self.locallist
+        # Spec 3.5.2: set when an answer contradicted the local list; connector
+        # 0 reports LocalListConflict until the central system sends a list.
+        self.list_conflict = False
+        self.auth.on_conflict = self._list_conflict
         self.smart = Smart(cfg, store, self.n, cfg.get("voltage"), cfg.get("phases"))
         self.limiter = Limiter(self.smart, self.conns)
         self.operative0 = True
@@ -135,7 +139,8 @@ class ChargePoint:
 
     def _refresh(self, c, now=False):
         if c == 0:
-            st, err = ("Available" if self.operative0 else "Unavailable"), "NoError"
+            st = "Available" if self.operative0 else "Unavailable"
+            err = "LocalListConflict" if self.list_conflict else "NoError"
         else:
             st, err = self.conns[c].status()
         if self.reservations.on_status(c, st):
@@ -160,6 +165,17 @@ class ChargePoint:
         elif ticks_diff(ticks_ms(), h[2]) >= hold * 1000:
             self._held[c] = None
             self.set_status(c, st, err)
+
+    def _list_conflict(self, tag, listed, given):
+        log.warn("cp", "local list says %s for %s, the central system %s: LocalListConflict",
+                 listed, tag, given)
+        self.list_conflict = True
+        self._refresh(0, True)
+
+    def list_updated(self):
+        if self.list_conflict:
+            self.list_conflict = False
+            self._refresh(0, True)
 
     def set_status(self, c, status, error="NoError", info=None):
         if self.status[c] == status and self.error[c] == error and self.info[c] == info:

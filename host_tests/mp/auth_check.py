@@ -220,6 +220,8 @@ async def main():
     await authz(a, "BOTH")
     a.local_list = FakeList({"BOTH": {"status": "Blocked"}, "LT": {"status": "Accepted", "parentIdTag": "L"},
                              "OLDL": {"status": "Accepted", "expiryDate": compat.iso(T0 - 1)}})
+    conflicts = []
+    a.on_conflict = lambda *c: conflicts.append(c)
     expect("list_over_cache", a.lookup("both") == {"status": "Blocked"}, a.lookup("both"))
     net.up = False
     info = await authz(a, "BOTH")
@@ -246,6 +248,32 @@ async def main():
     net.sent = []
     await authz(a, "OLDL")
     expect("expired_list_entry_asks_online", len(net.sent) == 1, net.sent)
+
+    # --- LocalListConflict (3.5.2): answers that contradict the list
+    expect("conflict_expired_entry_answered_invalid", conflicts == [("OLDL", "Expired", "Invalid")],
+           conflicts)
+    del conflicts[:]
+    a.update("lt", {"status": "ConcurrentTx"})
+    a.update("LT", {"status": "Accepted", "parentIdTag": "other"})
+    expect("no_conflict_same_validity", conflicts == [], conflicts)
+    a.update("Lt", {"status": "Blocked"})
+    expect("conflict_blocked_against_accepted", conflicts == [("Lt", "Accepted", "Blocked")]
+           and "lt" not in a.tags(), conflicts)
+    del conflicts[:]
+    a.update("OLDL", {"status": "Accepted"})
+    expect("conflict_accepted_against_expired_entry", conflicts == [("OLDL", "Expired", "Accepted")],
+           conflicts)
+    del conflicts[:]
+    cfg.set("AuthorizationCacheEnabled", "false", "repl")
+    a.update("BOTH", {"status": "Accepted"})
+    expect("conflict_reported_without_cache", conflicts == [("BOTH", "Blocked", "Accepted")], conflicts)
+    cfg.set("AuthorizationCacheEnabled", "true", "repl")
+    del conflicts[:]
+    cfg.set("LocalAuthListEnabled", "false", "repl")
+    a.update("LT", {"status": "Blocked"})
+    expect("no_conflict_while_list_disabled", conflicts == [], conflicts)
+    cfg.set("LocalAuthListEnabled", "true", "repl")
+    a.clear_cache()
 
     # --- LRU eviction, NOT-valid first, persistence
     st, cfg, net, a = make("lru")

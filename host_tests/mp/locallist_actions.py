@@ -27,9 +27,12 @@ class FakeCP:
         self.rpc = Rpc(self)
         self.ws = FakeWS()
         self.rpc.attach(self.ws)
+        self.list_updates = 0
+        self.accepted = 0       # Accepted SendLocalList answers seen by send()
 
-
-
+    def list_updated(self):
+        # The charge point clears a reported LocalListConflict here.
+        self.list_updates += 1
 
 
 def ent(tag, status="Accepted", **more):
@@ -42,7 +45,10 @@ async def send(cp, version, kind, entries=None):
     p = {"listVersion": version, "updateType": kind}
     if entries is not None:
         p["localAuthorizationList"] = entries
-    return await call(cp, "SendLocalList", p)
+    res, err = await call(cp, "SendLocalList", p)
+    if res == {"status": "Accepted"}:
+        cp.accepted += 1
+    return res, err
 
 
 async def version(cp):
@@ -119,6 +125,9 @@ async def main():
                and cp.locallist.count == most, (res, err))
     res, err = await call(cp, "GetLocalListVersion", {"x": 1})
     expect("get_version_extra_field", res is None and err[0] == "FormationViolation", (res, err))
+    # Told of every Accepted update, of no other answer.
+    expect("charge_point_told_of_accepted_updates", cp.list_updates == cp.accepted >= 4,
+           (cp.list_updates, cp.accepted))
 
     # Disabled: reported as no list (-1) and updates NotSupported (issue 5).
     cp.cfg.set("LocalAuthListEnabled", "false", "ocpp")

@@ -27,4 +27,8 @@ def handle(cp, p):
         raise CallError("OccurenceConstraintViolation",
                         "%d entries sent; SendLocalListMaxLength is %d: send a Full update "
                         "and then Differential ones" % (len(entries), most))
-    return {"status": ll.update(p["listVersion"], p["updateType"], entries)}
+    status = ll.update(p["listVersion"], p["updateType"], entries)
+    if status == "Accepted":
+        # A new list answers a LocalListConflict this charger reported.
+        cp.list_updated()
+    return {"status": status}
