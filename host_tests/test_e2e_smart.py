@@ -164,3 +164,34 @@ def test_trigger_boot_while_pending(csms, make_charger):
         == "Accepted"
     csms.wait_message(cp_id=CP, action="BootNotification", after=mark, timeout=5)
     csms.wait_message(cp_id=CP, action="StatusNotification", after=mark, timeout=5)
+
+
+def test_remote_start_learns_the_parent_of_an_unknown_tag_for_a_reservation(csms, make_charger):
+    # Spec 5.13: neither the list nor the cache knows MEMBER, so its parentIdTag
+    # comes from an Authorize.req; the group's reservation then lets it start.
+    csms.tags["MEMBER"] = {"status": "Accepted", "parentIdTag": "GROUP"}
+    csms.tags["OUTSIDER"] = {"status": "Accepted", "parentIdTag": "ELSEWHERE"}
+    ch = online(csms, make_charger)
+    exp = now() + datetime.timedelta(minutes=5)
+    assert csms.call(CP, "ReserveNow", {"connectorId": 1, "expiryDate": iso(exp), "idTag": "OWNER",
+                                        "parentIdTag": "GROUP", "reservationId": 7})["status"] == "Accepted"
+    ch.wait(lambda s: conn1(s)["status"] == "Reserved", what="Reserved")
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    mark = csms.mark()
+    assert csms.call(CP, "RemoteStartTransaction", {"connectorId": 1, "idTag": "OUTSIDER"})["status"] \
+        == "Accepted"
+    assert csms.wait_message(cp_id=CP, action="Authorize", after=mark)["payload"]["idTag"] == "OUTSIDER"
+    time.sleep(1)
+    assert calls(csms, "StartTransaction") == [] and conn1(ch.status())["transaction_id"] is None
+    # Known now (cached with its parent): refused at once, no second Authorize.
+    mark = csms.mark()
+    assert csms.call(CP, "RemoteStartTransaction", {"connectorId": 1, "idTag": "OUTSIDER"})["status"] \
+        == "Rejected"
+    assert not [m for m in csms.messages(cp_id=CP, action="Authorize") if m["seq"] > mark]
+    mark = csms.mark()
+    assert csms.call(CP, "RemoteStartTransaction", {"idTag": "MEMBER"})["status"] == "Accepted"
+    assert csms.wait_message(cp_id=CP, action="Authorize", after=mark)["payload"]["idTag"] == "MEMBER"
+    start = csms.wait_message(cp_id=CP, action="StartTransaction", after=mark)["payload"]
+    assert (start["idTag"], start["connectorId"], start.get("reservationId")) == ("MEMBER", 1, 7)
+    ch.wait(lambda s: conn1(s)["contactor"], what="charging")

@@ -228,20 +228,6 @@ class ChargePoint:
             return
         conn.authorized(tag, info)
 
-    def remote_start(self, conn, tag):
-        asyncio.create_task(self._remote_start(conn, tag))
-
-    async def _remote_start(self, conn, tag):
-        if self.cfg.get("AuthorizeRemoteTxRequests"):
-            info = await self.auth.authorize(tag)
-            if info.get("status") != "Accepted":
-                log.info("cp", "remote start for %s refused: %s", tag, info.get("status"))
-                conn.remote_profile = None
-                return
-        else:
-            info = {"status": "Accepted"}
-        conn.authorized(tag, info)
-
     def pick_connector(self, tag, parent, any_tag=False):
         """The connector a tag should charge on: one with an EV waiting first,
         then a free one; never one reserved for somebody else (any_tag: ignore

@@ -210,6 +210,13 @@ class Reservations:
         free, want = self._pool()
         return free <= want
 
+    def for_group(self):
+        """True when a reservation names a parentIdTag: a tag's group matters."""
+        for e in self._r:
+            if e[_PAR]:
+                return True
+        return False
+
     def allows(self, c, tag, parent):
         e = self._at(c)
         if e is not None:

@@ -1,7 +1,11 @@
 # RemoteStartTransaction (spec 5.11): Accepted when a connector can take it.
 # With AuthorizeRemoteTxRequests the tag is authorised first, after the answer;
-# otherwise it counts as authorised. A charging profile in the request is for
+# otherwise it counts as authorised. A connector reserved for a group is
+# Accepted for a tag nobody here knows, and used once the central system names
+# the tag's parentIdTag. A charging profile in the request is for
 # the transaction it starts (TxProfile, smart charging).
+import asyncio
+import log
 from firmware.ocpp.check import I, S, REQ
 from firmware.ocpp.profile_schema import PROFILE
 
@@ -13,22 +17,55 @@ def handle(cp, p):
     tag = p["idTag"]
     known = cp.auth.lookup(tag)
     parent = known.get("parentIdTag") if known else None
+    # Spec 5.13: a tag neither the local list nor the cache knows may still
+    # belong to a reservation's group; its parentIdTag then comes from an
+    # Authorize.req, sent after this answer (ask).
+    ask = known is None and cp.can_send() and cp.reservations.for_group()
     if c is not None:
         if not 1 <= c <= cp.n:
             return {"status": "Rejected"}
         conn = cp.conns[c]
-        if not _free(conn) or not cp.allowed(conn, tag, parent):
+        if not _free(conn) or not (cp.allowed(conn, tag, parent) or ask):
             return {"status": "Rejected"}
     else:
-        conn = cp.pick_connector(tag, parent)
+        conn = cp.pick_connector(tag, parent) or (ask and cp.pick_connector(tag, None, True)) or None
         if conn is None:
             return {"status": "Rejected"}
     prof = p.get("chargingProfile")
     if prof is not None and prof["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}
     conn.remote_profile = prof
-    cp.rpc.later(lambda: cp.remote_start(conn, tag))
+    # None: conn may take tag; else the parent must be learnt first (True: any
+    # connector the parent allows will do).
+    reserved = None if cp.allowed(conn, tag, parent) else c is None
+    cp.rpc.later(lambda: asyncio.create_task(_start(cp, conn, tag, reserved)))
     return {"status": "Accepted"}
+
+
+async def _start(cp, conn, tag, reserved):
+    if cp.cfg.get("AuthorizeRemoteTxRequests"):
+        info = await cp.auth.authorize(tag)
+        if info.get("status") != "Accepted":
+            log.info("cp", "remote start for %s refused: %s", tag, info.get("status"))
+            conn.remote_profile = None
+            return
+    else:
+        info = {"status": "Accepted"}
+    if reserved is not None:
+        parent = info.get("parentIdTag") or await cp.auth.parent_of(tag)
+        if parent:
+            info = {"status": "Accepted", "parentIdTag": parent}
+        took = cp.pick_connector(tag, parent) if reserved else conn
+        if took is None or not cp.allowed(took, tag, parent):
+            log.info("cp", "remote start for %s dropped: connector %d is reserved for "
+                     "another group", tag, conn.c)
+            conn.remote_profile = None
+            return
+        if took is not conn:
+            took.remote_profile = conn.remote_profile
+            conn.remote_profile = None
+            conn = took
+    conn.authorized(tag, info)
 
 
 def _free(conn):
