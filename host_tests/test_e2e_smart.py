@@ -195,3 +195,24 @@ def test_remote_start_learns_the_parent_of_an_unknown_tag_for_a_reservation(csms
     start = csms.wait_message(cp_id=CP, action="StartTransaction", after=mark)["payload"]
     assert (start["idTag"], start["connectorId"], start.get("reservationId")) == ("MEMBER", 1, 7)
     ch.wait(lambda s: conn1(s)["contactor"], what="charging")
+
+
+def test_charge_point_max_profile_is_shared_between_connectors(csms, make_charger):
+    # Spec 3.13.1: the ChargePointMaxProfile limits the charge point as a whole.
+    ch = make_charger(csms.url, connectors=2).start()
+    ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", what="online")
+    prof = profile(1, "ChargePointMaxProfile", [{"startPeriod": 0, "limit": 20}],
+                   start=now() - datetime.timedelta(minutes=1))
+    assert csms.call(CP, "SetChargingProfile", {"connectorId": 0, "csChargingProfiles": prof})[
+        "status"] == "Accepted"
+    c1 = charging(ch, "FIRST")
+    assert c1["connectors"][0]["offered_a"] == 16
+    ch.ctl("plug", connector=2)
+    ch.ctl("ev", connector=2, state="C")
+    ch.ctl("rfid", tag="SECOND")
+    st = ch.wait(lambda s: s["connectors"][1]["contactor"]
+                 and [c["offered_a"] for c in s["connectors"]] == [10, 10], what="10 A each")
+    assert sum(c["sim"]["ev_power_w"] for c in st["connectors"]) <= 20 * 230 * 3 + 100
+    ch.ctl("rfid", tag="FIRST")
+    ch.wait(lambda s: s["connectors"][0]["transaction_id"] is None
+            and s["connectors"][1]["offered_a"] == 16, what="the second gets 16 A again")

@@ -2,10 +2,47 @@
 # when a period starts or ends (the schedule says when) or when something
 # changed (a profile, a transaction, the clock), never by polling every tick,
 # and a new limit reaches the controller at once (the pilot within one step).
+#
+# A ChargePointMaxProfile limits the charge point as a whole (spec 3.13.1), so
+# with more than one connector its current is shared (share() below): the
+# connectors with a transaction split it, each at most its own limit, earliest
+# transaction first when there is not enough for everyone to get the 6 A IEC
+# 61851 asks for (the others are offered nothing and show SuspendedEVSE).
+# Connectors without a transaction are offered only what is left, so a new
+# transaction never pushes the total over the limit; its start rebalances.
 import asyncio
 from compat import wall
+from firmware.ocpp import smart_calc as calc
 
 MAX_SLEEP_S = 300   # a bound on any sleep, against a wall clock that jumps
+MIN_A = 6           # the lowest offer an EV can charge with (IEC 61851-1)
+
+
+def _down(a):
+    # To 0.1 A, never above what was computed.
+    return int(a * 10 + 1e-6) / 10
+
+
+def share(total, caps, active):
+    """Amps for each connector index of caps (its own limit), given the
+    station's total; active: the indices with a transaction, earliest first."""
+    out = [0] * len(caps)
+    run = [i for i in active if caps[i] >= MIN_A]
+    while run and total < MIN_A * len(run):
+        run.pop()
+    left = total
+    k = len(run)
+    # Water-filling: the smallest own limits are met first, the rest share
+    # equally what remains.
+    for i in sorted(run, key=lambda j: caps[j]):
+        give = _down(min(caps[i], left / k))
+        out[i] = give
+        left -= give
+        k -= 1
+    for i in range(len(caps)):
+        if i not in active:
+            out[i] = _down(min(caps[i], left)) if left >= MIN_A else 0
+    return out
 
 
 class Limiter:
@@ -22,14 +59,32 @@ class Limiter:
         """Set every connector's limit now; returns seconds until the next change."""
         now = wall()
         nxt = MAX_SLEEP_S
-        for conn in self.conns[1:]:
+        conns = self.conns
+        shared = len(conns) > 2
+        station = None
+        if shared:
+            station, dt = self.smart.limit(0, now, None, calc.STATION)
+            if dt is not None:
+                nxt = dt
+        own = self.limits
+        for conn in conns[1:]:
             tx = conn.tx
-            a, dt = self.smart.limit(conn.c, now, tx["start_s"] if tx else None)
-            self.limits[conn.c] = a
-            if conn.ctl is not None:
-                conn.ctl.set_limit(a)
+            a, dt = self.smart.limit(conn.c, now, tx["start_s"] if tx else None,
+                                     calc.OWN if station is not None else calc.ALL)
+            own[conn.c] = a
             if dt is not None and dt < nxt:
                 nxt = dt
+        if station is not None:
+            hw = self.smart.cfg.get("max_current_a")
+            caps = [hw if a is None or a > hw else a for a in own[1:]]
+            active = [conn for conn in conns[1:] if conn.tx is not None]
+            active.sort(key=lambda conn: (conn.tx["start_s"], conn.c))
+            got = share(station, caps, [conn.c - 1 for conn in active])
+            for c in range(1, len(conns)):
+                own[c] = got[c - 1]
+        for conn in conns[1:]:
+            if conn.ctl is not None:
+                conn.ctl.set_limit(own[conn.c])
         return nxt
 
     async def run(self):

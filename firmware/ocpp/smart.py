@@ -239,8 +239,10 @@ class Smart:
         self.version += 1
 
     # ---- what is in force
-    def limit(self, c, now_s, tx_start_s):
-        return calc.limit(self, c, now_s, tx_start_s)
+    def limit(self, c, now_s, tx_start_s, groups=calc.ALL):
+        """(amps or None, seconds until it may change or None); groups:
+        calc.ALL, calc.STATION (the charge point's own limit) or calc.OWN."""
+        return calc.limit(self, c, now_s, tx_start_s, groups)
 
     def composite(self, c, duration_s, unit, now_s, tx_start_s):
         return calc.composite(self, c, duration_s, unit, now_s, tx_start_s,

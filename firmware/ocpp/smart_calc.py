@@ -141,7 +141,13 @@ _per = [None, None, None]
 _wnx = [None, None, None]
 
 
-def at(entries, c, t, rel, floating, txs):
+# Purpose groups for at() and limit(): bit g set counts group g.
+ALL = 7
+STATION = 1     # the ChargePointMaxProfile alone
+OWN = 6         # a connector's TxDefault/TxProfile, without the station's limit
+
+
+def at(entries, c, t, rel, floating, txs, groups=ALL):
     """(e0, p0, e1, p1, next): the prevailing ChargePointMaxProfile entry and
     period, the prevailing TxProfile (or else TxDefaultProfile) entry and period,
     each None when none applies, and the next moment the outcome may change.
@@ -154,7 +160,7 @@ def at(entries, c, t, rel, floating, txs):
         win[g] = per[g] = wnx[g] = None
     for e in entries:
         g = _group(e, c, txs)
-        if g < 0:
+        if g < 0 or not (groups >> g) & 1:
             continue
         p, n = prof_at(e, t, rel, floating)
         if p is not None and (win[g] is None or _above(e, win[g])):
@@ -167,7 +173,7 @@ def at(entries, c, t, rel, floating, txs):
     nxt = None
     for e in entries:
         g = _group(e, c, txs)
-        if g < 0 or (g == 1 and win[2] is not None):
+        if g < 0 or not (groups >> g) & 1 or (g == 1 and win[2] is not None):
             continue
         w = win[g]
         if w is e:
@@ -213,16 +219,16 @@ def pick(sc, e0, p0, e1, p1):
     return e1, p1, a1
 
 
-def limit(sc, c, now, txs):
+def limit(sc, c, now, txs, groups=ALL):
     floating = txs is None
     rel = now if floating else txs
-    r = at(sc.entries, c, now, rel, floating, txs)
+    r = at(sc.entries, c, now, rel, floating, txs, groups)
     a = pick(sc, r[0], r[1], r[2], r[3])[2]
     nxt = r[4]
     steps = 0
     # Boundaries of profiles that do not prevail change nothing: look past them.
     while nxt is not None and steps < _LOOKAHEAD:
-        r = at(sc.entries, c, nxt, rel, floating, txs)
+        r = at(sc.entries, c, nxt, rel, floating, txs, groups)
         if pick(sc, r[0], r[1], r[2], r[3])[2] != a:
             break
         if r[4] is None:

@@ -271,6 +271,64 @@ def combined():
     expect("tx_profile_not_for_next_tx", per(s) == [(0, 10), (2 * H, 8)], s)
 
 
+class _Ctl:
+    def __init__(self):
+        self.limit = "unset"
+
+    def set_limit(self, a):
+        self.limit = a
+
+
+class _Conn:
+    def __init__(self, c, start_s=None):
+        self.c = c
+        self.tx = None if start_s is None else {"id": c, "start_s": start_s}
+        self.ctl = _Ctl()
+
+
+def sharing():
+    # A ChargePointMaxProfile is the whole charge point's (spec 3.13.1).
+    from firmware.ocpp.limiter import share, Limiter
+    import compat
+    expect("share_enough_for_all", share(32, [16, 16], [0, 1]) == [16, 16])
+    expect("share_split_equally", share(20, [16, 16], [0, 1]) == [10, 10])
+    expect("share_water_filling", share(30, [8, 32, 32], [0, 1, 2]) == [8, 11, 11])
+    # 20 / 3: to 0.1 A down, never above the total.
+    got = share(20, [16, 16, 16], [2, 0, 1])
+    expect("share_rounds_down", sorted(got) == [6.6, 6.7, 6.7] and sum(got) <= 20, got)
+    # Not 6 A for each: the earliest transaction keeps charging, the later waits.
+    expect("share_earliest_first", share(10, [16, 16], [1, 0]) == [0, 10])
+    expect("share_idle_gets_what_is_left", share(30, [16, 16], [0]) == [16, 14]
+           and share(20, [16, 16], [0]) == [16, 0])
+    expect("share_own_limit_under_6_skipped", share(12, [4, 16, 16], [0, 1, 2]) == [0, 6, 6])
+    sc = fresh()
+    hw = sc.cfg.get("max_current_a")
+    put(sc, 0, mk(1, CPM, 0, ((0, 20), (H, 12)), start=T0))
+    conns = [None, _Conn(1, T0 + 5), _Conn(2, T0)]
+    lim = Limiter(sc, conns)
+    compat.set_wall(T0 + 10)
+    nxt = lim.apply()
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_splits_station_limit", got == (10, 10) and nxt == H - 10, (got, nxt))
+    put(sc, 1, mk(2, TXD, 0, ((0, 6),), start=T0))
+    lim.apply()
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_unused_share_to_the_other", got == (6, 14), got)
+    compat.set_wall(T0 + H)
+    lim.apply()
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_follows_station_period", got == (6, 6), got)
+    conns[1].tx = None
+    lim.apply()
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_idle_offered_nothing_left", got == (0, min(12, hw)), got)
+    sc.clear()
+    lim.apply()
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_no_station_limit_no_sharing", got == (None, None), got)
+
+
+
 def units():
     # W -> A with 230 V: 6900 W on 3 phases is 10 A, on numberPhases 1 30 A.
     sc = fresh()
@@ -496,6 +554,7 @@ def main():
     duration()
     relative()
     combined()
+    sharing()
     units()
     key_limits()
     replacement()
