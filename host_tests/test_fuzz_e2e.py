@@ -41,10 +41,9 @@ def _mentions_disruptive(frame):
 
 def _harmless(frame, exp):
     """False when the charger could act on the frame in a way that stops charging."""
-    strict = fuzz.parse(frame)[1] == ""
-    if not strict:
-        # A parser more lenient than JSON (MicroPython's) may still run it.
-        return not _mentions_disruptive(frame)
+    if fuzz.parse(frame)[1] != "":
+        # Not JSON: FormationViolation on both runtimes, never run.
+        return True
     if exp.action == "ChangeConfiguration" and "result" in exp.codes:
         return str(exp.payload.get("key", "")).lower() not in _KNOWN_KEYS
     if exp.action in DISRUPTIVE or (exp.action is None and _mentions_disruptive(frame)):
@@ -65,9 +64,9 @@ def make_frames(runtime, seed):
             text = frame.decode("utf-8")
         except UnicodeDecodeError:
             text = None
-        # MicroPython echoes surrogate escapes and some invalid UTF-8 it takes
-        # (mp-json-surrogates, mp-json-lenient) as invalid UTF-8, and the
-        # central system closes the link (1007): the corpus covers those.
+        # An answer may quote the id of a frame that is not UTF-8, or echo a
+        # surrogate escape, as invalid UTF-8 on MicroPython, and the central
+        # system closes the link (1007): the corpus covers those.
         mp_unsafe = runtime == "micropython" and (
             text is None or re.search(rb"\\[uU][dD][89a-fA-F]", frame))
         # Ids unique across the run, so that each answer names its frame

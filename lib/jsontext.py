@@ -3,6 +3,8 @@
 # RPC layer needs it, so it stays out of compat (every module's import).
 import json
 from compat import MICROPYTHON
+if MICROPYTHON:
+    from jsoncheck import check
 
 
 def _fix_str(s):
@@ -47,9 +49,15 @@ def _fix(v, depth=0):
 
 
 def loads(buf, n):
-    """JSON from buf[:n] without copying it on MicroPython; strings come out as
-    valid Unicode even when the text escaped surrogates."""
+    """JSON from buf[:n] (a bytearray) without copying it on MicroPython;
+    strings come out as valid Unicode even when the text escaped surrogates.
+    ValueError when it is not JSON, on both runtimes alike."""
     if MICROPYTHON:
+        # Its json.loads is lenient: text that is not JSON is refused here,
+        # as CPython's json refuses it (ValueError).
+        why = check(buf, n)
+        if why is not None:
+            raise ValueError(why)
         v = json.loads(memoryview(buf)[:n])
     else:
         v = json.loads(bytes(buf[:n]))

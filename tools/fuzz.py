@@ -344,36 +344,20 @@ def judge(exp, verdict, detail):
     return None
 
 
-# Bugs found and reported (the corpus holds a reproducer of each, with a
-# "bug" field): (name, runtimes it shows on, what is wrong, fn(frame, exp,
-# verdict, detail, logged) -> True when a failure is that bug; logged: the
-# log.error lines of the frame, when known). A failure that matches one is
-# counted, not written to the corpus again.
+# Schema rules a frame can break that the expectation does not hold the
+# firmware to by themselves (see the uses).
 UNCHECKED = {"format", "multipleOf"}
-_BOTH, _MP = ("cpython", "micropython"), ("micropython",)
 
 
-def _accepted_despite(rule):
-    # The payload breaks `rule` and no rule the firmware checks, and the answer
-    # is one for a valid payload.
-    def fn(f, e, v, d, g):
-        return rule in e.rules and e.rules <= UNCHECKED and v not in e.codes and v in (
-            "result", "NotSupported", "PropertyConstraintViolation", "OccurenceConstraintViolation")
-    return fn
-
-
-# Bugs found and not fixed yet; a campaign counts their failures instead of
-# writing them to the corpus again. Fixed ones leave this list, so that a
-# regression shows as a new failure (their corpus cases say "fixed").
-KNOWN_BUGS = (
-    ("mp-json-lenient", _MP, "MicroPython's json.loads takes text that is not JSON (missing "
-     "commas, trailing commas, leading zeros, raw control characters, bad escapes, overlong "
-     "UTF-8), so such a frame is executed instead of answered with FormationViolation; "
-     "invalid UTF-8 it took can come back in the answer (an unknown field's name), which a "
-     "central system must close the connection for (1007)",
-     lambda f, e, v, d, g: parse(f)[1] != "" and (v != "crash" and (
-         v != "bad" or "UTF-8" in str(d)))),
-)
+# Bugs found and not fixed yet, each (name, runtimes it shows on, what is
+# wrong, fn(frame, exp, verdict, detail, logged) -> True when a failure is that
+# bug; logged: the log.error lines of the frame, when known); the corpus holds
+# a reproducer of each with a "bug" field. A campaign counts their failures
+# instead of writing them to the corpus again. Fixed ones leave this list, so
+# that a regression shows as a new failure (their corpus cases say "fixed").
+# Empty since MicroPython's lenient json.loads got a strict check in front
+# (lib/jsoncheck.py), the last one.
+KNOWN_BUGS = ()
 
 
 def known_bug(frame, exp, verdict, detail, runtime="cpython", logged=""):

@@ -1,0 +1,14 @@
+# lib/jsoncheck.py on frames from a file (argv[1]: one hex frame per line),
+# printing "OK" or "BAD <why>" per line, then "DONE n"; test_jsoncheck.py
+# compares the verdicts with CPython's strict json.
+import sys
+from jsoncheck import check
+
+n = 0
+with open(sys.argv[1]) as f:
+    for line in f:
+        b = bytearray(bytes.fromhex(line.strip()))
+        why = check(b, len(b))
+        print("OK" if why is None else "BAD " + why)
+        n += 1
+print("DONE %d" % n)
