@@ -31,14 +31,25 @@ class App:
         self.cfg = Config(self.store, {"connectors": board.connectors,
                                        "SupportedFeatureProfiles": PROFILES})
         # Settings given at start (the simulator's command line) win over what is
-        # stored, and are stored so that a reboot without them keeps them.
-        for k in settings:
-            if self.cfg.canonical(k) is None:
-                log.error("main", "setting %s: no such key", k)
-            elif str(self.cfg.get(k)).lower() != str(settings[k]).lower():
-                st, msg = self.cfg.set(k, settings[k], "start")
-                if st not in ("Accepted", "RebootRequired"):
-                    log.error("main", "setting %s: %s", k, msg)
+        # stored, and are stored so that a reboot without them keeps them. Keys
+        # that depend on each other (SecurityProfile 2 needs its AuthorizationKey
+        # first) go through in whatever order works: MicroPython's dicts keep
+        # no order.
+        todo = list(settings)
+        while True:
+            why = {}
+            for k in todo:
+                if self.cfg.canonical(k) is None:
+                    why[k] = "no such key"
+                elif str(self.cfg.get(k)).lower() != str(settings[k]).lower():
+                    st, msg = self.cfg.set(k, settings[k], "start")
+                    if st not in ("Accepted", "RebootRequired"):
+                        why[k] = msg
+            if not why or len(why) == len(todo):
+                break
+            todo = list(why)
+        for k in why:
+            log.error("main", "setting %s: %s", k, why[k])
         self.register = Register(self.store, board.connectors)
         self.ctls = []
         for c in range(1, board.connectors + 1):
@@ -77,12 +88,16 @@ class App:
         # Security profile 2: TLS with the central system's certificate checked
         # against the CA file the user installed (setup.security(2, key, ca)).
         import ssl
+        from firmware import cacert
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ca = self.cfg.get("ca_cert_file")
         if ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             try:
-                ctx.load_verify_locations(cafile=ca)
+                der, n = cacert.der(ca)
+                ctx.load_verify_locations(cadata=der)
+                if n > 1:
+                    log.warn("main", "%s holds %d certificates; only the first is used", ca, n)
             except Exception as e:
                 log.error("main", "CA certificate %s cannot be loaded: %s; "
                           "set it with setup.security(2, key, ca)", ca, e)

@@ -170,11 +170,16 @@ def security(profile, key=None, ca=None):
     if key is not None:
         pairs.append(("AuthorizationKey", key))
     if ca:
+        from firmware import cacert
         try:
-            os.stat(ca)
+            cacert.der(ca)
         except OSError:
             print("refused: ca_cert_file: no file %r on the board; copy it first "
                   "(mpremote cp ca.pem :ca.pem)" % (ca,))
+            return
+        except ValueError as e:
+            print("refused: ca_cert_file: %s must hold the central system's CA certificate, "
+                  "PEM or DER; %s" % (ca, e))
             return
     if ca is not None:
         pairs.append(("ca_cert_file", ca))

@@ -20,6 +20,19 @@ from firmware.config import Config
 
 WIFI_PW = "wifi-Secret-7781"
 KEY = "AuthKey-0123456789-xyz"
+# A self-signed test certificate, PEM as users get it.
+CA_PEM = """-----BEGIN CERTIFICATE-----
+MIIBjzCCATWgAwIBAgIUDzTv6q+r0hsNLRrR79R7Z4ZMZk0wCgYIKoZIzj0EAwIw
+HDEaMBgGA1UEAwwRVGVzdCBDQSBmb3Igc2V0dXAwIBcNMjYxMTIyMDIwMjA0WhgP
+MjEyNjEwMjkwMjAyMDRaMBwxGjAYBgNVBAMMEVRlc3QgQ0EgZm9yIHNldHVwMFkw
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAERLgbhDg8DLUqeE1cGZ4FKYWsL8hx0wwl
+KmTbCJdliF7p8MShUOP+HbxckPHepXzbbhRJHwORC5mbW+OEDNcycKNTMFEwHQYD
+VR0OBBYEFKgm+jq/kCiWnLRKEH1rNh4DOWkGMB8GA1UdIwQYMBaAFKgm+jq/kCiW
+nLRKEH1rNh4DOWkGMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSAAwRQIh
+APIUcPaz3IZ0CfFB0InGqiKBk+ar16wObaKgTkGKCe+/AiBO4txoVVbsOFx1E/zC
+wSlzLviOUFHgt5BF/rJMyNGYHQ==
+-----END CERTIFICATE-----
+"""
 
 
 def step(name):
@@ -65,9 +78,15 @@ setup.security(1, key=KEY)
 print("SAVED SecurityProfile", saved("SecurityProfile"), saved("AuthorizationKey") == KEY)
 step("ca missing")
 setup.security(2, ca="ca.pem")
-step("profile 2")
+step("ca not a certificate")
 f = open("ca.pem", "w")
 f.write("-----BEGIN CERTIFICATE-----\n")
+f.close()
+setup.security(2, ca="ca.pem")
+print("SAVED SecurityProfile", saved("SecurityProfile"))
+step("profile 2")
+f = open("ca.pem", "w")
+f.write(CA_PEM)
 f.close()
 setup.security(2, ca="ca.pem")
 print("SAVED SecurityProfile", saved("SecurityProfile"), saved("ca_cert_file"))
@@ -154,6 +173,9 @@ def test_setup_api(run_out):
     assert "SAVED SecurityProfile 1 True" in s["profile 1"]
     assert "ok: AuthorizationKey = <hidden>" in s["profile 1"]
     assert "refused: ca_cert_file: no file 'ca.pem' on the board" in s["ca missing"]
+    assert "refused: ca_cert_file: ca.pem must hold the central system's CA certificate, PEM " \
+        "or DER; its PEM certificate has no -----END CERTIFICATE----- line" in s["ca not a certificate"]
+    assert "SAVED SecurityProfile 1" in s["ca not a certificate"]
     assert "SAVED SecurityProfile 2 ca.pem" in s["profile 2"]
     assert "note: SecurityProfile 2 is TLS: csms_url should start with wss://" in s["profile 2"]
     # Lowering needs the profile down before the key and CA can go: any order works.
