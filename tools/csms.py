@@ -1,7 +1,9 @@
 """A development OCPP 1.6J central system for tests and for trying a charger by hand.
 
 Built on the `ocpp` package (ocpp.v16.ChargePoint handlers, its Call/CallResult/
-CallError classes and schema validation) and `websockets`. CPython only.
+CallError classes and schema validation) and `websockets`. CPython only. The frames,
+links and built-in answers are in csms_wire.py, the methods test code calls from its
+own thread in csms_api.py; this module runs the server and the command line.
 
 As a script::
 
@@ -71,8 +73,6 @@ Methods:
 import argparse
 import asyncio
 import base64
-import collections
-import concurrent.futures
 import copy
 import datetime
 import json
@@ -81,191 +81,21 @@ import signal
 import sys
 import threading
 import time
-import urllib.parse
-import uuid
 
 from ocpp.charge_point import camel_to_snake_case
-from ocpp.exceptions import OCPPError
-from ocpp.messages import Call, CallResult, MessageType, validate_payload
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.messages import Call, validate_payload
 from websockets.asyncio.server import serve
 from websockets.exceptions import ConnectionClosed
 
+from csms_api import ThreadApi
+# Re-exported: tests and tools import these from here.
+from csms_wire import (NO_REPLY, CallErrorReply, InvalidPayload, _Link, _pick_ocpp16,  # noqa: F401
+                       cp_id_from_path, parse_frame)
+
 log = logging.getLogger("csms")
-_ocpp_log = logging.getLogger("csms.ocpp")
-# The ocpp package logs each frame at INFO and a traceback for each CALLERROR it sends;
-# the frame log already shows both. Keep its warnings and real failures only.
-_ocpp_log.setLevel(logging.WARNING)
-_ocpp_log.addFilter(lambda r: not (r.exc_info and isinstance(r.exc_info[1], OCPPError)))
-
-NO_REPLY = object()
-_TYPES = {2: "CALL", 3: "CALLRESULT", 4: "CALLERROR"}
-_KEEP_PENDING = 256
 
 
-class CallErrorReply(Exception):
-    """The charge point answered a central-system CALL with a CALLERROR."""
-
-    def __init__(self, action, code, description, details):
-        Exception.__init__(self, "%s answered with CALLERROR %s: %s %s"
-                           % (action, code, description, json.dumps(details)))
-        self.action, self.code, self.description, self.details = action, code, description, details
-
-
-class InvalidPayload(ValueError):
-    """A payload fails the official OCPP 1.6 schema."""
-
-
-def parse_frame(raw):
-    """Split an OCPP-J frame into a record's fields; never raises."""
-    rec = {"message_type": "INVALID", "unique_id": None, "action": None, "payload": None}
-    try:
-        msg = json.loads(raw)
-    except (ValueError, RecursionError) as e:
-        rec["problem"] = "not JSON: %s" % e
-        return rec
-    if not isinstance(msg, list) or not msg or type(msg[0]) is not int or msg[0] not in _TYPES:
-        rec["problem"] = "not an array starting with 2, 3 or 4"
-        return rec
-    kind = _TYPES[msg[0]]
-    if len(msg) > 1 and isinstance(msg[1], str):
-        rec["unique_id"] = msg[1]
-    want = {"CALL": 4, "CALLRESULT": 3, "CALLERROR": 5}[kind]
-    if len(msg) != want or not isinstance(msg[1], str):
-        rec["problem"] = "%s needs %d elements with a string unique id" % (kind, want)
-        return rec
-    if kind == "CALL" and not isinstance(msg[2], str):
-        rec["problem"] = "the action must be a string"
-        return rec
-    rec["message_type"] = kind
-    if kind == "CALL":
-        rec["action"], rec["payload"] = msg[2], msg[3]
-    elif kind == "CALLRESULT":
-        rec["payload"] = msg[2]
-    else:
-        rec["error_code"], rec["error_description"], rec["error_details"] = msg[2], msg[3], msg[4]
-    return rec
-
-
-class _Link:
-    """One charge point's WebSocket; also the `connection` the ocpp ChargePoint sends on."""
-
-    def __init__(self, srv, cp_id, ws):
-        self.srv, self.cp_id, self.ws = srv, cp_id, ws
-        # Results carry no action on the wire: remember which CALL each id belonged to.
-        self.pending = {"in": collections.OrderedDict(), "out": collections.OrderedDict()}
-        self.closed = asyncio.get_running_loop().create_future()
-        self.cp = _OcppSide(self)
-
-    def note(self, direction, raw):
-        binary = isinstance(raw, (bytes, bytearray))
-        text = bytes(raw).decode("utf-8", "replace") if binary else raw
-        rec = {"message_type": "INVALID", "unique_id": None, "action": None, "payload": None,
-               "problem": "binary frame"} if binary else parse_frame(text)
-        kind, uid = rec["message_type"], rec["unique_id"]
-        if kind == "CALL":
-            pend = self.pending[direction]
-            pend[uid] = rec["action"]
-            while len(pend) > _KEEP_PENDING:
-                pend.popitem(last=False)
-        elif kind in ("CALLRESULT", "CALLERROR"):
-            rec["action"] = self.pending["out" if direction == "in" else "in"].pop(uid, None)
-        rec.update(cp_id=self.cp_id, direction=direction, raw=text, binary=binary)
-        return self.srv._record(rec)
-
-    async def send(self, raw):
-        rec = self.note("out", raw)
-        await self.ws.send(raw)
-        return rec
-
-
-class _OcppSide(ChargePoint):
-    """The ocpp package's view of one charge point: the built-in answers."""
-
-    def __init__(self, link):
-        ChargePoint.__init__(self, link.cp_id, link, response_timeout=30, logger=_ocpp_log)
-        self.srv = link.srv
-        self._last_payload = None
-        if not self.srv.validate_requests:
-            for route in self.route_map.values():
-                route["_skip_schema_validation"] = True
-
-    @on("BootNotification")
-    def on_boot_notification(self, **kw):
-        status, interval = self.srv._next_boot()
-        self.srv.registration[self.id] = status
-        return call_result.BootNotification(current_time=self.srv.now_iso(), interval=interval,
-                                            status=status)
-
-    @on("Heartbeat")
-    def on_heartbeat(self, **kw):
-        return call_result.Heartbeat(current_time=self.srv.now_iso())
-
-    @on("StatusNotification")
-    def on_status_notification(self, connector_id, status, **kw):
-        self.srv.connector_status[(self.id, connector_id)] = status
-        return call_result.StatusNotification()
-
-    @on("Authorize")
-    def on_authorize(self, id_tag, **kw):
-        return call_result.Authorize(id_tag_info=self.srv._tag_info(id_tag))
-
-    @on("StartTransaction")
-    def on_start_transaction(self, connector_id, id_tag, meter_start, timestamp, **kw):
-        srv = self.srv
-        tx = srv.next_transaction_id
-        srv.next_transaction_id += 1
-        srv.transactions[tx] = {"cp_id": self.id, "connectorId": connector_id, "idTag": id_tag,
-                                "meterStart": meter_start, "timestamp": timestamp,
-                                "meterStop": None, "stopped": None, "reason": None}
-        return call_result.StartTransaction(transaction_id=tx, id_tag_info=srv._tag_info(id_tag))
-
-    @on("StopTransaction")
-    def on_stop_transaction(self, transaction_id, meter_stop, timestamp, id_tag=None, **kw):
-        tx = self.srv.transactions.get(transaction_id)
-        if tx is not None:
-            tx.update(meterStop=meter_stop, stopped=timestamp, reason=kw.get("reason", "Local"))
-        info = self.srv._tag_info(id_tag) if id_tag is not None else None
-        return call_result.StopTransaction(id_tag_info=info)
-
-    @on("MeterValues")
-    def on_meter_values(self, **kw):
-        return call_result.MeterValues()
-
-    @on("DataTransfer")
-    def on_data_transfer(self, vendor_id, **kw):
-        ans = self.srv.data_transfer.get(vendor_id, {"status": "UnknownVendorId"})
-        if callable(ans):
-            ans = ans(self.id, self._last_payload)
-        return call_result.DataTransfer(status=ans["status"], data=ans.get("data"))
-
-    @on("DiagnosticsStatusNotification")
-    def on_diagnostics_status_notification(self, **kw):
-        return call_result.DiagnosticsStatusNotification()
-
-    @on("FirmwareStatusNotification")
-    def on_firmware_status_notification(self, **kw):
-        return call_result.FirmwareStatusNotification()
-
-    @on("SecurityEventNotification")
-    def on_security_event_notification(self, **kw):
-        return call_result.SecurityEventNotification()
-
-    @on("SignCertificate")
-    def on_sign_certificate(self, **kw):
-        return call_result.SignCertificate(status="Accepted")
-
-    @on("LogStatusNotification")
-    def on_log_status_notification(self, **kw):
-        return call_result.LogStatusNotification()
-
-    @on("SignedFirmwareStatusNotification")
-    def on_signed_firmware_status_notification(self, **kw):
-        return call_result.SignedFirmwareStatusNotification()
-
-
-class CentralSystem:
+class CentralSystem(ThreadApi):
     """The central system; the module docstring lists its attributes and methods."""
 
     def __init__(self, host="127.0.0.1", port=9000, heartbeat_interval=300, ssl_context=None,
@@ -494,209 +324,6 @@ class CentralSystem:
         if isinstance(info, str):
             info = {"status": info}
         return camel_to_snake_case(info)
-
-    # ---- recording (both threads) ----
-    def _record(self, rec):
-        with self._cond:
-            self._seq += 1
-            rec["seq"], rec["timestamp"] = self._seq, time.time()
-            self._records.append(rec)
-            if len(self._records) > self.max_records:
-                del self._records[:len(self._records) // 2]
-            self._version += 1
-            self._cond.notify_all()
-        _log_record(rec)
-        return rec
-
-    def _event(self, cp_id, what, **info):
-        info.update(cp_id=cp_id, event=what, timestamp=time.time())
-        with self._cond:
-            self.events.append(info)
-            del self.events[:-1000]
-            self._version += 1
-            self._cond.notify_all()
-
-    def messages(self, cp_id=None, action=None, direction=None, message_type=None):
-        with self._cond:
-            recs = list(self._records)
-        return [r for r in recs if (cp_id is None or r["cp_id"] == cp_id)
-                and (action is None or r["action"] == action)
-                and (direction is None or r["direction"] == direction)
-                and (message_type is None or r["message_type"] == message_type)]
-
-    def mark(self):
-        with self._cond:
-            return self._seq
-
-    def clear(self):
-        with self._cond:
-            del self._records[:]
-            del self.events[:]
-
-    def wait_for(self, predicate, timeout=10):
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._cond:
-                recs, ver = list(self._records), self._version
-            res = predicate(recs)
-            if res:
-                return res
-            with self._cond:
-                while self._version == ver:
-                    left = deadline - time.monotonic()
-                    if left <= 0:
-                        tail = "; ".join(_summary(r) for r in recs[-6:]) or "none"
-                        raise TimeoutError("condition not met within %ss; last messages: %s"
-                                           % (timeout, tail))
-                    self._cond.wait(left)
-
-    def wait_message(self, cp_id=None, action=None, direction="in", message_type="CALL",
-                     after=0, timeout=10):
-        def first(recs):
-            for r in recs:
-                if r["seq"] > after and (cp_id is None or r["cp_id"] == cp_id) \
-                        and (action is None or r["action"] == action) \
-                        and (direction is None or r["direction"] == direction) \
-                        and (message_type is None or r["message_type"] == message_type):
-                    return r
-            return None
-        try:
-            return self.wait_for(first, timeout)
-        except TimeoutError as e:
-            raise TimeoutError("no %s %s %s from/to %s: %s"
-                               % (direction, message_type, action, cp_id, e)) from None
-
-    def connected(self, cp_id):
-        return cp_id in self._links
-
-    def charge_points(self):
-        return sorted(self._links.copy())
-
-    def connect_count(self, cp_id):
-        with self._cond:
-            return sum(1 for e in self.events if e["cp_id"] == cp_id and e["event"] == "connected")
-
-    def wait_connected(self, cp_id, timeout=10):
-        def ok(_):
-            return self.connected(cp_id)
-        try:
-            return self.wait_for(ok, timeout)
-        except TimeoutError:
-            raise TimeoutError("%s did not connect within %ss" % (cp_id, timeout)) from None
-
-    # ---- central-system initiated (any thread) ----
-    def _run(self, coro, timeout):
-        loop = self._loop
-        if loop is None:
-            coro.close()
-            raise ConnectionError("the central system is not running")
-        fut = asyncio.run_coroutine_threadsafe(coro, loop)
-        try:
-            return fut.result(timeout)
-        except concurrent.futures.CancelledError:
-            raise ConnectionError("the central system stopped while waiting") from None
-        except concurrent.futures.TimeoutError:
-            fut.cancel()
-            raise TimeoutError("no result within %ss" % timeout) from None
-
-    def call(self, cp_id, action, payload=None, timeout=10, validate=True):
-        return self._run(self._call(cp_id, action, {} if payload is None else payload,
-                                    timeout, validate), timeout + 5)
-
-    async def _call(self, cp_id, action, payload, timeout, validate):
-        link = self._links.get(cp_id)
-        if link is None:
-            raise ConnectionError("%s is not connected" % cp_id)
-        msg = Call(str(uuid.uuid4()), action, payload)
-        if validate:
-            await _check(msg, "request")
-        async with link.cp._call_lock:
-            await link.send(msg.to_json())
-            waiter = asyncio.ensure_future(link.cp._get_specific_response(msg.unique_id, timeout))
-            await asyncio.wait([waiter, link.closed], return_when=asyncio.FIRST_COMPLETED)
-            if not waiter.done():
-                waiter.cancel()
-                raise ConnectionError("%s disconnected before answering %s" % (cp_id, action))
-            try:
-                resp = waiter.result()
-            except asyncio.TimeoutError:
-                raise TimeoutError("%s did not answer %s within %ss" % (cp_id, action, timeout)) from None
-        if resp.message_type_id == MessageType.CallError:
-            raise CallErrorReply(action, resp.error_code, resp.error_description, resp.error_details)
-        if validate:
-            await _check(CallResult(resp.unique_id, resp.payload, action), "response")
-        return resp.payload
-
-    def send_raw(self, cp_id, raw, timeout=5):
-        async def go():
-            link = self._links.get(cp_id)
-            if link is None:
-                raise ConnectionError("%s is not connected" % cp_id)
-            return await link.send(raw)
-        return self._run(go(), timeout)
-
-    def wait_raw_reply(self, sent, timeout=10):
-        """The first result/error from the same charge point after `sent`; matched by unique
-        id when `sent` was a well-formed CALL."""
-        uid = sent["unique_id"] if sent["message_type"] == "CALL" else None
-
-        def reply(recs):
-            for r in recs:
-                if r["seq"] > sent["seq"] and r["cp_id"] == sent["cp_id"] and r["direction"] == "in" \
-                        and r["message_type"] != "CALL" and (uid is None or r["unique_id"] == uid):
-                    return r
-            return None
-        return self.wait_for(reply, timeout)
-
-    def disconnect(self, cp_id, abort=False, timeout=5):
-        async def go():
-            link = self._links.get(cp_id)
-            if link is None:
-                return False
-            if abort:
-                link.ws.transport.abort()
-            else:
-                await link.ws.close(1000, "closed by the central system")
-            await link.closed
-            return True
-        return self._run(go(), timeout)
-
-
-async def _check(msg, what):
-    # The ocpp package rewrites some payloads in place while validating: give it a copy.
-    clone = copy.copy(msg)
-    clone.payload = copy.deepcopy(msg.payload)
-    try:
-        await validate_payload(clone, "1.6")
-    except OCPPError as e:
-        raise InvalidPayload("%s %s fails the OCPP 1.6 schema: %s (payload %s)"
-                             % (msg.action, what, e.details.get("cause", e.description),
-                                json.dumps(msg.payload))) from None
-
-
-def _pick_ocpp16(ws, offered):
-    return "ocpp1.6" if "ocpp1.6" in offered else None
-
-
-def cp_id_from_path(path):
-    """The charge point id: the last path segment, percent-decoded (OCPP-J 3.1.1)."""
-    path = urllib.parse.urlsplit(path).path
-    return urllib.parse.unquote(path.rstrip("/").rsplit("/", 1)[-1]) if path.strip("/") else ""
-
-
-def _summary(rec):
-    name = rec["action"] or rec.get("error_code") or rec.get("problem") or ""
-    return "%s %s %s %s" % (rec["cp_id"], "cp->cs" if rec["direction"] == "in" else "cs->cp",
-                            rec["message_type"], name)
-
-
-def _log_record(rec):
-    if not log.isEnabledFor(logging.INFO):
-        return
-    body = rec["raw"] if len(rec["raw"]) <= 600 else rec["raw"][:600] + "..."
-    log.info("[%s] %s %s %s #%s %s", rec["cp_id"], "cp->cs" if rec["direction"] == "in" else "cs->cp",
-             rec["message_type"], rec["action"] or rec.get("error_code") or rec.get("problem") or "",
-             rec["unique_id"], body)
 
 
 # ---- command line ----
