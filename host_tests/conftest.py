@@ -10,21 +10,15 @@ for p in (HERE, os.path.join(ROOT, "tools")):
         sys.path.insert(0, p)
 
 from charger import Charger  # noqa: E402
+from centralsys import central_system  # noqa: E402
 
 
 @pytest.fixture
 def csms():
     """A development central system on a free port, stopped after the test; every
     message a charge point sent to it is checked against the official schemas."""
-    from csms import CentralSystem
-    import schemas
-    srv = CentralSystem(port=0)
-    srv.start()
-    try:
+    with central_system() as srv:
         yield srv
-        schemas.check_all(srv.messages())
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(params=["micropython", "cpython"])

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from centralsys import central_system
+
 CP = "cp-test"
 KEY = "AuthKey-0123456789-xyz"
 
@@ -47,18 +49,11 @@ def certs(tmp_path_factory):
 
 @pytest.fixture
 def tls_csms(certs):
-    from csms import CentralSystem
-    import schemas
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(certs["cert"], certs["key"])
-    srv = CentralSystem(port=0, ssl_context=ctx)
-    srv.passwords[CP] = KEY
-    srv.start()
-    try:
+    with central_system(ssl_context=ctx) as srv:
+        srv.passwords[CP] = KEY
         yield srv
-        schemas.check_all(srv.messages())
-    finally:
-        srv.stop()
 
 
 def _sets(ca):
