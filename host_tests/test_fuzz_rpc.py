@@ -1,7 +1,7 @@
 """Property-based fuzzing of inbound OCPP-J frames, in this process: the real
 charge point (sim board, temporary flash) gets hypothesis-made frames through
 Rpc.on_frame, and tools/fuzz.py judges each answer against the official
-schemas. Known, reported bugs (tools/fuzz.py KNOWN_BUGS) are tolerated here;
+schemas. Known, reported bugs (KNOWN_BUGS in tools/fuzz_expect.py) are tolerated here;
 their reproducers sit in host_tests/fuzz_corpus/ as expected failures."""
 import json
 import os
