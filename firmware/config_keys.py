@@ -120,4 +120,5 @@ KEYS = (
     ("ventilation", BOOL | DEV | REBOOT, False, None),
     ("free_vend", BOOL | DEV, False, None),
     ("free_vend_tag", STR | DEV, "FreeVend", (1, 20, "id")),
+    ("resume_after_power_loss", BOOL | DEV, False, None),
 )

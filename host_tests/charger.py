@@ -23,6 +23,7 @@ class Charger:
     def __init__(self, runtime, csms_url, data_dir, ident="cp-test", connectors=1, heap=None,
                  sets=()):
         self.sets = list(sets)
+        self.ev = None      # "B" / "C": an EV plugged in at the next power-up
         self.runtime = runtime
         self.csms_url = csms_url
         self.data_dir = str(data_dir)
@@ -46,6 +47,8 @@ class Charger:
             cmd += ["--heap", str(self.heap)]
         for kv in self.sets:
             cmd += ["--set", kv]
+        if self.ev:
+            cmd += ["--ev", self.ev]
         self._out = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

@@ -10,3 +10,12 @@ def test_fifty_power_cuts(tmp_path):
     print(report)
     assert report["transactions"] >= 20
     assert report["power_loss_stops"] >= 5
+
+
+def test_power_cuts_with_resume_after_power_loss(tmp_path):
+    # The EV stays plugged in through most cuts and the transaction goes on:
+    # still exactly one stop each, no reading going back, energy within bound.
+    report = run(int(os.environ.get("CRASH_CUTS_RESUME", "25")), str(tmp_path), seed=4321,
+                 resume=True)
+    print(report)
+    assert report["resumed"] >= 5 and report["transactions"] >= 5

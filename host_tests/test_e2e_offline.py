@@ -176,3 +176,38 @@ def test_answer_contradicting_the_local_list_is_reported(csms, make_charger):
     time.sleep(0.5)
     assert not [m for m in csms.messages(cp_id=CP, action="StatusNotification", direction="in")
                 if m["seq"] > mark and m["payload"]["connectorId"] == 0]
+
+
+def test_resume_after_power_loss_while_the_ev_stays_connected(csms, make_charger):
+    # resume_after_power_loss: the EV still plugged in after the cut carries on
+    # with the same transaction; an EV that left ends it with PowerLoss.
+    ch = make_charger(csms.url, sets=["resume_after_power_loss=true"]).start()
+    online(ch, csms)
+    charge(ch, "TAGR")
+    start = csms.wait_message(cp_id=CP, action="StartTransaction")["payload"]
+    ch.wait(lambda s: conn1(s)["transaction_id"] == 1, what="transaction id")
+    time.sleep(1)
+    ch.ev = "C"
+    reboot(ch)
+    online(ch, csms)
+    mark = csms.mark()
+    ch.wait(lambda s: conn1(s)["contactor"] and conn1(s)["transaction_id"] == 1
+            and conn1(s)["status"] == "Charging", what="resumed")
+    time.sleep(1.5)
+    assert not calls(csms, "StopTransaction") and len(calls(csms, "StartTransaction")) == 1
+    ch.ctl("rfid", tag="TAGR")
+    stop = csms.wait_message(cp_id=CP, action="StopTransaction", after=mark)["payload"]
+    assert (stop["transactionId"], stop["reason"]) == (1, "Local")
+    assert stop["meterStop"] >= start["meterStart"]
+    ch.ctl("unplug", connector=1)
+    ch.wait(lambda s: conn1(s)["status"] == "Available", what="available")
+    # The EV is gone when the power comes back: PowerLoss, as without the key.
+    charge(ch, "TAGR")
+    ch.wait(lambda s: conn1(s)["transaction_id"] == 2, what="second transaction id")
+    ch.ev = None
+    mark = csms.mark()
+    reboot(ch)
+    online(ch, csms)
+    csms.wait_message(cp_id=CP, action="StopTransaction", after=mark, timeout=15)
+    stops = calls(csms, "StopTransaction")
+    assert [(s["transactionId"], s["reason"]) for s in stops] == [(1, "Local"), (2, "PowerLoss")]

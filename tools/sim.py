@@ -28,7 +28,7 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None, sets=()):
+            probe=False, mpy_dir=None, sets=(), ev=None):
     """The command line and environment that start one firmware process."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
     # board's) to run instead of the sources, as on a board.
@@ -50,6 +50,8 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         args += ["--probe", "1"]
     for kv in sets:
         args += ["--set", kv]
+    if ev:
+        args += ["--ev", ev]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)
@@ -78,6 +80,9 @@ def main(argv=None):
                     help="measure event-loop lateness and heap (control command stats)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="a configuration key at start, e.g. --set free_vend=true (repeatable)")
+    ap.add_argument("--ev", default=None, choices=("B", "C"),
+                    help="an EV plugged in on every connector at power-up, in this state (one "
+                         "that stayed connected through a power cut)")
     ap.add_argument("--mpy", default=None, metavar="DIR",
                     help="run precompiled .mpy modules from DIR (see tools/bench.py)")
     a = ap.parse_args(argv)
@@ -85,7 +90,7 @@ def main(argv=None):
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
-                       a.probe, a.mpy, a.set)
+                       a.probe, a.mpy, a.set, a.ev)
     child = None
 
     def forward(sig, _frame):

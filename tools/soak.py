@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """`make soak`: the crash-consistency run of the test suite, longer.
 
-    python tools/soak.py [--cuts 1000] [--runtime micropython|cpython] [--seed N]
+    python tools/soak.py [--cuts 1000] [--runtime micropython|cpython] [--seed N] [--resume]
+
+--resume turns resume_after_power_loss on and keeps the EV plugged in through
+the cuts, so transactions live through them instead of ending with PowerLoss.
 
 Charges on the simulated board while cutting the power at random moments and
 restarting on the same data directory, then checks at the central system that
@@ -24,9 +27,11 @@ def main():
     ap.add_argument("--cuts", type=int, default=1000)
     ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython"))
     ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--resume", action="store_true",
+                    help="resume_after_power_loss on, the EV plugged in through the cuts")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="evse-soak-") as d:
-        report = run(a.cuts, d, a.runtime, a.seed)
+        report = run(a.cuts, d, a.runtime, a.seed, resume=a.resume)
     print("soak: " + ", ".join("%s %s" % (k, v) for k, v in report.items()))
 
 

@@ -2,6 +2,7 @@
 #   start.py --data DIR [--csms URL] [--id ID] [--connectors N] [--control PORT]
 #            [--probe 1]   (the benchmark's event-loop and heap probe)
 #            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
+#            [--ev B|C]              (an EV plugged in on every connector at power-up)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 import sys
 import asyncio
@@ -32,6 +33,12 @@ def _args(argv):
 async def _main(opts):
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
     b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
+    if opts.get("ev"):
+        # An EV already plugged in at power-up, as one that stayed connected
+        # through a power cut is.
+        for c in range(1, opts["connectors"] + 1):
+            b.plug(c)
+            b.ev_state(c, opts["ev"])
     settings = {}
     if opts["csms"]:
         settings["csms_url"] = opts["csms"]

@@ -7,6 +7,10 @@ from compat import ticks_ms, ticks_diff, wall, iso
 
 # Faults of the EVSE controller that make the connector Faulted; any other
 # error code (EVCommunicationError) is a warning shown with the current status.
+# How long a transaction from before a power cut waits for the first reading
+# of the pilot to tell whether the EV is still there.
+_RESUME_WAIT_MS = 10000
+
 FAULTED = ("GroundFailure", "PowerSwitchFailure", "OverCurrentFailure", "InternalError",
             "ConnectorLockFailure", "HighTemperature", "OtherError")
 
@@ -24,6 +28,7 @@ class Connector:
         self.invalid = False      # the central system refused the tag of the running tx
         self.remote_profile = None
         self._energy_cap = None   # Wh at which charging stops (MaxEnergyOnInvalidId)
+        self.resuming = None      # ticks: self.tx is from before a power cut, the pilot decides
 
     # ---- status
     def status(self):
@@ -55,7 +60,9 @@ class Connector:
 
     # ---- events from the controller (called from its listener; never blocks)
     def on_evse(self, event, detail):
-        if event == "state":
+        if event == "state" and self.resuming is not None and detail != "?":
+            self._resume(detail in ("B", "C", "D"))
+        elif event == "state":
             if detail == "A":
                 self._unplugged()
             elif detail in ("B", "C", "D"):
@@ -87,7 +94,25 @@ class Connector:
         if self.cp.cfg.get("UnlockConnectorOnEVSideDisconnect") and self.ctl is not None:
             self.ctl.unlock()
 
+    def _resume(self, ev_there):
+        self.resuming = None
+        tx = self.tx
+        if not ev_there:
+            log.warn("cp", "connector %d: transaction of %s ended by the power cut (PowerLoss): "
+                     "the EV is gone", self.c, tx["tag"])
+            self.stop("PowerLoss")
+            return
+        log.info("cp", "connector %d: transaction of %s resumed after the power cut at %d Wh",
+                 self.c, tx["tag"], self.meter_wh())
+        self.cp.tx_started(self)
+        if self.ctl is not None:
+            self.ctl.permit(True)
+        self.cp.status_changed(self.c)
+
     def tick(self):
+        if self.resuming is not None and ticks_diff(ticks_ms(), self.resuming) > _RESUME_WAIT_MS:
+            # No pilot reading at all: nobody can tell whether the EV is there.
+            self._resume(False)
         # ConnectionTimeOut: an authorisation waiting for a plug lapses.
         if self.auth is not None:
             to = self.cp.cfg.get("ConnectionTimeOut")

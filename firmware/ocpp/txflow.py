@@ -2,6 +2,7 @@
 # what the central system's answer to the queue's head does, and what a
 # restart finds on flash (a transaction the power cut short).
 import log
+from compat import ticks_ms
 from firmware.ocpp.rpc import CallError
 
 
@@ -22,7 +23,8 @@ def raise_register(cp, ctls):
 
 def recover(cp):
     # A transaction file left behind means the power went while it ran:
-    # end it with the energy the register had.
+    # end it with the energy the register had, or, with resume_after_power_loss
+    # and the EV still connected, carry on with it.
     for conn in cp.conns[1:]:
         tx = cp.store.load("tx%d" % conn.c)
         if not isinstance(tx, dict) or "ref" not in tx:
@@ -42,6 +44,14 @@ def recover(cp):
         if tx.get("id") is not None:
             cp.queue.ids[ref] = tx["id"]
         reason = cp.store.load("resetreason") or "PowerLoss"
+        if reason == "PowerLoss" and conn.ctl is not None \
+                and cp.cfg.get("resume_after_power_loss"):
+            # The first reading of the pilot decides: the EV still there
+            # resumes the transaction, otherwise it ends (Connector.on_evse).
+            conn.resuming = ticks_ms()
+            log.info("cp", "connector %d: transaction of %s from before the power cut: "
+                     "resumed if the EV is still connected", conn.c, tx.get("tag"))
+            continue
         log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
                  conn.c, tx.get("tag"), reason)
         conn.stop(reason)
