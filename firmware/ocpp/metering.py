@@ -1,9 +1,7 @@
 """Meter values of the OCPP 1.6 Core profile (spec 3.16, 4.7, 6.31, 7.43, 9.1 and
 the errata's StopTransactionMaxMeterValues).
 
-    mv = meter_value(ctl, ("Energy.Active.Import.Register", "Voltage"), TRANSACTION_BEGIN)
-        -> {"timestamp": "2026-11-21T23:31:35Z", "sampledValue": [...]}, or None
-           when the meter gives none of the measurands (a MeterValue needs one)
+    mv = meter_value(ctl, measurands, TRANSACTION_BEGIN)   one MeterValue, or None
     m = Metering(cfg, controllers, emit)   controllers[1..N]: EVSE controllers
     m.tx_started(c)        sample connector c every MeterValueSampleInterval
     m.tx_data(c, reserve=0)  meter values for StopTransaction.transactionData
@@ -15,14 +13,9 @@ the errata's StopTransactionMaxMeterValues).
 emit(connector_id, meter_value, kind) must not block (it queues a MeterValues
 message); kind is "sampled" or "aligned". The caller adds the transactionId.
 
-The meter gives, one sampledValue each (format Raw, with context, measurand,
-unit): Energy.Active.Import.Register (whole Wh rounded down, as a register
-shows them, with the location), Power.Active.Import (whole W), Current.Import,
-Current.Offered (A) and Voltage (V) with one decimal. The controller meters
-one S0 register and derives the current from the power, so on 3 phases the
-current is the per-phase value of a balanced load, sent without a phase (7.43:
-an overall value); on 1 phase currents say L1 and the voltage L1-N.
-add_measurand() teaches the meter more.
+What the meter gives and how each value is written is firmware/ocpp/metervalue.py;
+its meter_value, add_measurand and context names are re-exported here, so
+callers (chargepoint, trigger) import only this module.
 
 Sampled (Sample.Periodic): only during a transaction, at each multiple of
 MeterValueSampleInterval from its start (monotonic clock), with
@@ -56,110 +49,17 @@ tx_data(c, reserve=2) leaves room for them within the maximum.
 """
 import log
 from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms
-from firmware import config_keys
-
-SAMPLE_PERIODIC = "Sample.Periodic"
-SAMPLE_CLOCK = "Sample.Clock"
-TRANSACTION_BEGIN = "Transaction.Begin"
-TRANSACTION_END = "Transaction.End"
-TRIGGER = "Trigger"
+from firmware.ocpp.metervalue import (SAMPLE_PERIODIC, SAMPLE_CLOCK, TABLE, read, build,
+                                      phases_of)
+from firmware.ocpp.metervalue import (TRANSACTION_BEGIN, TRANSACTION_END, TRIGGER,  # noqa: F401
+                                      add_measurand, meter_value)
+# The name host_tests/mp/metering_check.py checks the value formatting under.
+from firmware.ocpp.metervalue import fmt as _fmt   # noqa: F401
 
 LATE_S = 10              # an aligned reading later than this is skipped
 AVG_MIN_MS = 60000       # shorter intervals are too coarse at one pulse per Wh
 MAX_SLEEP_MS = 1000      # a changed key, a new transaction or a set clock shows within it
 SANE_EPOCH = 1577836800  # 2020-01-01: before it the wall clock was never set
-
-# (measurand, controller attribute, unit, decimals (-1: register, whole units
-# rounded down), location: "" the meter's own, None omitted, or a fixed one)
-_M = [
-    ("Energy.Active.Import.Register", "energy_wh", "Wh", -1, ""),
-    ("Power.Active.Import", "power_w", "W", 0, None),
-    ("Current.Import", "current_a", "A", 1, None),
-    ("Current.Offered", "offered_a", "A", 1, None),
-    ("Voltage", "voltage_v", "V", 1, None),
-]
-
-
-def add_measurand(name, attr, unit, decimals=1, location=None):
-    """Report `name` from the controller attribute `attr` (None = not now), and
-    let the configuration keys name it. Call before the first Config is made."""
-    for m in _M:
-        if m[0] == name:
-            return
-    _M.append((name, attr, unit, decimals, location))
-    if name not in config_keys.MEASURANDS:
-        config_keys.MEASURANDS.append(name)
-
-
-def _fmt(x, d):
-    if d < 0:
-        if x >= 0:
-            # The small margin keeps 999.9999 (float pulses) at 1000.
-            return str(int(x + 0.001))
-        d = 0
-    neg = x < 0
-    if neg:
-        x = -x
-    p = 10 ** d
-    n = int(x * p + 0.5)
-    if d:
-        f = str(n % p)
-        s = "%d.%s" % (n // p, "0" * (d - len(f)) + f)
-    else:
-        s = str(n)
-    # %-formatting of floats differs between the runtimes; integers do not.
-    return "-" + s if neg and n else s
-
-
-def _read(src, measurands):
-    # (measurand indices, value texts), or None when the meter gives none.
-    idx = []
-    vals = []
-    for name in measurands:
-        for i in range(len(_M)):
-            m = _M[i]
-            if m[0] == name:
-                v = getattr(src, m[1], None)
-                if v is not None:
-                    idx.append(i)
-                    vals.append(_fmt(v, m[3]))
-                break
-    return (idx, vals) if idx else None
-
-
-def _mv(ts, idx, vals, context, phases, location):
-    out = []
-    for k in range(len(idx)):
-        name, _a, unit, _d, loc = _M[idx[k]]
-        sv = {"value": vals[k], "context": context, "format": "Raw",
-              "measurand": name, "unit": unit}
-        if loc is not None:
-            sv["location"] = loc or location
-        if phases == 1:
-            if unit == "A":
-                sv["phase"] = "L1"
-            elif unit == "V":
-                sv["phase"] = "L1-N"
-        out.append(sv)
-    return {"timestamp": iso(ts), "sampledValue": out}
-
-
-def meter_value(ctl, measurands, context, phases=3, ts=None):
-    """One MeterValue with the measurands the meter gives, in the order asked;
-    ts: wall seconds (None: now). None when there is nothing to report."""
-    r = _read(ctl, measurands)
-    if r is None:
-        return None
-    return _mv(ts, r[0], r[1], context, phases, getattr(ctl, "location", "Outlet"))
-
-
-def _phases(ctl):
-    p = getattr(ctl, "phases", None)
-    if p is None:
-        s = getattr(ctl, "s", None)
-        if isinstance(s, dict):
-            p = s.get("phases")
-    return p or 3
 
 
 def _slot(w, every):
@@ -252,9 +152,9 @@ class Metering:
             buf = list(buf)
             _thin(buf, most)
         ctl = self.ctl[c]
-        ph = _phases(ctl)
+        ph = phases_of(ctl)
         loc = getattr(ctl, "location", "Outlet")
-        return [_mv(e[1], e[3], e[4].split(","), e[2], ph, loc) for e in buf]
+        return [build(e[1], e[3], e[4].split(","), e[2], ph, loc) for e in buf]
 
     def _keep(self, st, ts, ctx, r):
         if r is None:
@@ -328,9 +228,9 @@ class Metering:
                 meas = self.cfg.get("MeterValuesSampledData")
                 txm = self.cfg.get("StopTxnSampledData")
             ctl = self.ctl[c]
-            self._out(c, ctl, _phases(ctl), meas, SAMPLE_PERIODIC, wall_s, "sampled")
+            self._out(c, ctl, phases_of(ctl), meas, SAMPLE_PERIODIC, wall_s, "sampled")
             if txm:
-                self._keep(st, int(wall_s), SAMPLE_PERIODIC, _read(ctl, txm))
+                self._keep(st, int(wall_s), SAMPLE_PERIODIC, read(ctl, txm))
 
     def _aligned(self, now, wall_s):
         every = self.cfg.get("ClockAlignedDataInterval")
@@ -363,7 +263,7 @@ class Metering:
             self._out(c, v, v.phases, meas, SAMPLE_CLOCK, ts, "aligned")
             st = self._tx[c]
             if st is not None and txm:
-                self._keep(st, ts, SAMPLE_CLOCK, _read(v, txm))
+                self._keep(st, ts, SAMPLE_CLOCK, read(v, txm))
         if self._sum:
             v = self._fill(0, now, every)
             self._out(0, v, 3, meas, SAMPLE_CLOCK, ts, "aligned")
@@ -388,12 +288,12 @@ class Metering:
         v = self._views[c]
         if c:
             src = self.ctl[c]
-            for m in _M:
+            for m in TABLE:
                 setattr(v, m[1], getattr(src, m[1], None))
-            v.phases = _phases(src)
+            v.phases = phases_of(src)
             v.location = getattr(src, "location", "Outlet")
         else:
-            for m in _M:
+            for m in TABLE:
                 setattr(v, m[1], None)
             v.energy_wh = self._energy(0)
             v.power_w = sum([getattr(self.ctl[k], "power_w", 0) or 0 for k in self._conns])
@@ -415,10 +315,10 @@ class Metering:
     def _out(self, c, src, phases, meas, ctx, ts, kind):
         if not meas:
             return
-        r = _read(src, meas)
+        r = read(src, meas)
         if r is None:
             return
-        mv = _mv(ts, r[0], r[1], ctx, phases, getattr(src, "location", "Outlet"))
+        mv = build(ts, r[0], r[1], ctx, phases, getattr(src, "location", "Outlet"))
         log.debug("meter", "connector %d %s: %d value(s)", c, kind, len(r[0]))
         try:
             self.emit(c, mv, kind)
