@@ -12,7 +12,8 @@ options (setup.board, setup.logfile) are kept in the store file "device".
 boot(board_module) is what /main.py runs: log file, board, Wi-Fi, application,
 until Ctrl-C or an error; then the hardware is left safe (contactors open, no
 PWM offer) and the REPL is free. It never resets the board, so a bad setting
-cannot cause a boot loop.
+cannot cause a boot loop. That part is firmware/setup_boot.py, which holds the
+running App; this module reads it from there.
 """
 import os
 import sys
@@ -40,7 +41,6 @@ _HELP = """import setup, then:
   setup.logfile(kb=16, files=2, trace=True, level="info")   log size, OCPP frame trace
   setup.reset()                       factory settings; reset(True) also erases the data
 Ctrl-D restarts the firmware."""
-_LEVELS = {"debug": log.DEBUG, "info": log.INFO, "warn": log.WARN, "error": log.ERROR}
 # Hardware options a board driver reads (boards/README.md), with their kind.
 _HW = {"pins": (dict,), "has_feedback": (bool,), "fb_active": (int, 0, 1),
        "has_rcd_test": (bool,), "rcd_active": (int, 0, 1), "has_pp": (bool,),
@@ -50,10 +50,15 @@ _HW = {"pins": (dict,), "has_feedback": (bool,), "fb_active": (int, 0, 1),
 _LOG = {"kb": (int, 1, 256), "files": (int, 1, 8), "trace": (bool,),
         "level": (tuple, ("debug", "info", "warn", "error")), "ntp": (str,)}
 
-_app = None         # the App when this interpreter runs (or ran) the firmware
-_stopped = False    # ... and it has stopped (Ctrl-C or an error)
-_own = None         # our own Config when it does not
+_own = None         # our own Config when no firmware runs (or ran) here
 _store = None
+
+
+def _ran():
+    # (App, stopped) of the firmware this interpreter runs or ran; None for the
+    # App when setup_boot, which boot() alone loads, never started one.
+    b = sys.modules.get("firmware.setup_boot")
+    return (b.app, b.stopped) if b is not None else (None, False)
 
 
 def _st():
@@ -68,15 +73,17 @@ def _defaults():
     m = sys.modules.get("firmware.main")
     if m is not None:
         d["SupportedFeatureProfiles"] = m.PROFILES
-    if _app is not None:
-        d["connectors"] = _app.board.connectors
+    app = _ran()[0]
+    if app is not None:
+        d["connectors"] = app.board.connectors
     return d
 
 
 def _cfg():
     global _own
-    if _app is not None:
-        return _app.cfg
+    app = _ran()[0]
+    if app is not None:
+        return app.cfg
     if _own is None:
         _own = Config(_st(), _defaults())
     return _own
@@ -234,11 +241,12 @@ def status():
     miss = missing()
     print("configuration: " + ("complete" if not miss else _hint(miss)))
     print("network: " + net.describe())
-    if _app is not None:
-        s = _app.status()
+    app, stopped = _ran()
+    if app is not None:
+        s = app.status()
         print("central system: %s%s, boot %s" % (
             "online" if s.get("online") else "offline",
-            " when the firmware stopped" if _stopped else "", s.get("boot")))
+            " when the firmware stopped" if stopped else "", s.get("boot")))
     lf = _lf.current
     if lf is not None:
         print("log: %s, %d bytes waiting, %d written" % (lf.path(0), lf.pending(), lf.written))
@@ -352,94 +360,7 @@ def reset(everything=False):
 
 # -- start (main.py) ----------------------------------------------------------
 
-def _secrets(cfg):
-    for k in ("AuthorizationKey", "wifi_password"):
-        _lf.secret(cfg.get(k))
-
-    def watch(name, value):
-        if name in ("AuthorizationKey", "wifi_password"):
-            _lf.secret(value)
-    cfg.watch(watch)
-
-
-async def _nag(miss):
-    from compat import sleep_ms
-    while True:
-        print(_hint(miss))
-        await sleep_ms(60000)
-
-
-async def _start(board_mod, started):
-    import asyncio
-    global _app
-    d = _device()
-    lo = _log_opts()
-    log.level = _LEVELS.get(lo["level"], log.INFO)
-    lf = _lf.LogFile(DATA, lo["kb"] * 1024, lo["files"])
-    log.add_sink(lf.sink)
-    asyncio.create_task(lf.run())
-    opts = dict(d.get("board") or {})
-    opts["data_dir"] = DATA
-    b = board_mod.Board(opts)
-    started.append(b)
-    b.led("offline")
-    from firmware.main import App
-    # OCPP waits for the link: the session starts down and follows the Wi-Fi.
-    app = App(b, link_up=False)
-    _app = app
-    cfg = app.cfg
-    _secrets(cfg)
-    if lo["trace"]:
-        app.cp.rpc.trace = _lf.trace
-    miss = missing()
-    if miss:
-        asyncio.create_task(_nag(miss))
-    n = net.Net(cfg.get("wifi_ssid"), cfg.get("wifi_password"), ntp_host=lo["ntp"])
-
-    def led(up):
-        b.led("idle" if up else "offline")
-    n.watch(led)
-    n.watch(app.set_link)
-    app.link_up = n.up
-    asyncio.create_task(n.run())
-    await app.run()
-
-
-def _safe(b):
-    for c in range(1, b.connectors + 1):
-        try:
-            p = b.port(c)
-            p.contactor(False)
-            p.pilot_high()
-        except Exception:
-            pass
-    try:
-        b.led("off")
-    except Exception:
-        pass
-
-
 def boot(board_mod):
-    global _stopped
-    import asyncio
-    started = []
-    try:
-        asyncio.run(_start(board_mod, started))
-    except KeyboardInterrupt:
-        print("firmware stopped (Ctrl-C); contactor open. import setup; setup.help() "
-              "for the settings, Ctrl-D to start again")
-    except Exception as e:
-        log.error("setup", "firmware stopped: %s: %s", e.__class__.__name__, e)
-        if MICROPYTHON:
-            sys.print_exception(e)
-        print("the REPL is free: import setup; setup.status(); Ctrl-D to start again")
-    finally:
-        _stopped = True
-        if started:
-            _safe(started[0])
-        if _lf.current is not None:
-            _lf.current.stop()
-        _flush()
-        if MICROPYTHON:
-            # Forget the stopped tasks, or the next asyncio.run would resume them.
-            asyncio.new_event_loop()
+    """What /main.py runs: firmware/setup_boot.py, loaded only now."""
+    from firmware import setup_boot
+    setup_boot.boot(board_mod, DATA, _device, _log_opts, missing, _hint)
