@@ -1,6 +1,11 @@
 """End to end: transactions survive power cuts and a link that is down or
 flapping; every transaction reaches the central system exactly once, in order."""
+import os
 import time
+
+import pytest
+
+from mprun import RUNTIMES, cases
 
 CP = "cp-test"
 
@@ -211,3 +216,37 @@ def test_resume_after_power_loss_while_the_ev_stays_connected(csms, make_charger
     csms.wait_message(cp_id=CP, action="StopTransaction", after=mark, timeout=15)
     stops = calls(csms, "StopTransaction")
     assert [(s["transactionId"], s["reason"]) for s in stops] == [(1, "Local"), (2, "PowerLoss")]
+
+
+def test_resumed_transaction_of_a_refused_tag_stays_without_energy(csms, make_charger):
+    # StopTransactionOnInvalidId false: a tag the StartTransaction.conf refused
+    # gets no energy (spec 3.5.4), before the power cut and after the resume.
+    csms.responses["StartTransaction"] = lambda cp_id, p: {
+        "transactionId": 9, "idTagInfo": {"status": "Invalid"}}
+    ch = make_charger(csms.url, sets=["resume_after_power_loss=true",
+                                      "StopTransactionOnInvalidId=false"]).start()
+    online(ch, csms)
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    ch.ctl("rfid", tag="REFUSED")
+    ch.wait(lambda s: conn1(s)["transaction_id"] == 9 and not conn1(s)["contactor"]
+            and conn1(s)["status"] == "SuspendedEVSE", what="refused, no energy")
+    ch.ev = "C"
+    reboot(ch)
+    online(ch, csms)
+    ch.wait(lambda s: conn1(s)["transaction_id"] == 9 and conn1(s)["status"] == "SuspendedEVSE",
+            what="resumed without energy")
+    time.sleep(1.5)
+    st = ch.status()
+    assert not conn1(st)["contactor"] and conn1(st)["transaction_id"] == 9
+    assert not calls(csms, "StopTransaction")
+    assert "resumed after the power cut" in ch.log()
+
+
+@pytest.mark.parametrize("rt", RUNTIMES)
+def test_stop_while_waiting_to_resume(rt, tmp_path):
+    passed, failed, out = cases(rt, os.path.join(os.path.dirname(__file__), "mp", "resume_check.py"),
+                                str(tmp_path))
+    assert not failed, "\n".join(failed)
+    assert {"waits_for_the_pilot", "stop_ends_the_wait", "late_pilot_reading_harmless",
+            "one_stop_queued"} <= set(passed), out

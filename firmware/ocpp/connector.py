@@ -97,6 +97,8 @@ class Connector:
     def _resume(self, ev_there):
         self.resuming = None
         tx = self.tx
+        if tx is None:
+            return      # stopped meanwhile (a tag, a reset, a refused Start)
         if not ev_there:
             log.warn("cp", "connector %d: transaction of %s ended by the power cut (PowerLoss): "
                      "the EV is gone", self.c, tx["tag"])
@@ -105,7 +107,12 @@ class Connector:
         log.info("cp", "connector %d: transaction of %s resumed after the power cut at %d Wh",
                  self.c, tx["tag"], self.meter_wh())
         self.cp.tx_started(self)
-        if self.ctl is not None:
+        # A tag the central system refused before the cut stays refused: no
+        # energy (StopTransactionOnInvalidId false), or only up to its cap.
+        self.invalid = bool(tx.get("invalid"))
+        cap = tx.get("cap")
+        self._energy_cap = cap
+        if self.ctl is not None and (not self.invalid or (cap is not None and cap > self.meter_wh())):
             self.ctl.permit(True)
         self.cp.status_changed(self.c)
 
@@ -178,21 +185,26 @@ class Connector:
         if tx is None:
             return
         tx["id"] = tid
-        self.cp.save_tx(self)
         status = (info or {}).get("status", "Accepted")
         if status != "Accepted":
             self.invalid = True
+            tx["invalid"] = True
             if self.cp.cfg.get("StopTransactionOnInvalidId"):
+                self.cp.save_tx(self)
                 log.info("cp", "connector %d: tag %s is %s; stopping", self.c, tx["tag"], status)
                 self.stop("DeAuthorized")
-            else:
-                cap = self.cp.cfg.get("MaxEnergyOnInvalidId")
-                used = self.meter_wh() - tx["start_wh"]
-                if cap > used:
-                    self._energy_cap = tx["start_wh"] + cap
-                elif self.ctl is not None:
-                    self.ctl.permit(False)
-                self.cp.status_changed(self.c)
+                return
+            cap = self.cp.cfg.get("MaxEnergyOnInvalidId")
+            used = self.meter_wh() - tx["start_wh"]
+            if cap > used:
+                self._energy_cap = tx["start_wh"] + cap
+                tx["cap"] = self._energy_cap
+            elif self.ctl is not None:
+                self.ctl.permit(False)
+            self.cp.status_changed(self.c)
+        # The verdict goes to flash with the id: a transaction resumed after a
+        # power cut must not charge again on a refused tag.
+        self.cp.save_tx(self)
 
     def stop(self, reason, tag=None):
         tx = self.tx
@@ -212,6 +224,7 @@ class Connector:
         cp.queue.push("StopTransaction", tx["ref"], payload, self.c)
         self.tx = None
         self._energy_cap = None
+        self.resuming = None
         self.finishing = self.ctl is not None and self.ctl.ev_connected
         cp.tx_stopped(self)
         log.info("cp", "connector %d: transaction stopped (%s), %d Wh", self.c, reason,
