@@ -1,33 +1,52 @@
-# The central system's CA certificate for security profile 2, as the DER bytes
-# an SSLContext takes on both runtimes (load_verify_locations(cadata=...)).
-# MicroPython's TLS reads DER only (its mbedtls is built without PEM) and holds
-# one certificate, while users get PEM files: a PEM file is decoded here and
-# its first certificate used.
+# The central system's CA certificates for security profile 2, as the DER bytes
+# an SSLContext takes on both runtimes (load_verify_locations(cadata=...), once
+# per certificate). MicroPython's TLS reads DER only (its mbedtls is built
+# without PEM) and one certificate per call, while users get PEM files, often
+# a chain or a bundle: each PEM block is decoded here. The file is read a line
+# at a time: a bundle of public roots can be far larger than the heap.
 import binascii
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
-_MAX = 16384    # a CA certificate is 1 to 2 KB; a bundle's first one comes first
+MAX_CERTS = 4       # each costs 1 to 2 KB of heap once parsed
+_MAX_DER = 4096
 
 
-def der(path):
-    """(DER bytes, certificates in the file). OSError when the file cannot be
-    read, ValueError saying what is wrong when it holds no certificate."""
+def ders(path):
+    """The DER bytes of each certificate in the file (at most MAX_CERTS).
+    OSError when the file cannot be read; ValueError saying what is wrong when
+    it holds no certificate or a broken one."""
+    out = []
     with open(path, "rb") as f:
-        data = f.read(_MAX)
-    if data[:2] == b"\x30\x82":
-        # A DER certificate: a SEQUENCE with a two-byte length.
-        return data, 1
-    i = data.find(_BEGIN)
-    if i < 0:
+        head = f.read(4)
+        if len(head) >= 2 and head[0] == 0x30 and 0x81 <= head[1] <= 0x83:
+            # One DER certificate: a SEQUENCE with a long-form length.
+            return [head + f.read(_MAX_DER)]
+        f.seek(0)
+        b64 = None
+        for line in f:
+            line = line.strip()
+            if line == _BEGIN:
+                b64 = []
+            elif line == _END and b64 is not None:
+                try:
+                    der = binascii.a2b_base64(b"".join(b64))
+                except ValueError:
+                    raise ValueError("certificate %d is not valid base64" % (len(out) + 1))
+                if der[:1] != b"\x30":
+                    raise ValueError("certificate %d does not decode to a certificate"
+                                     % (len(out) + 1))
+                out.append(der)
+                b64 = None
+                if len(out) == MAX_CERTS:
+                    break
+            elif b64 is not None:
+                b64.append(line)
+                if len(b64) > _MAX_DER // 48:
+                    raise ValueError("certificate %d is longer than %d bytes"
+                                     % (len(out) + 1, _MAX_DER))
+        if b64 is not None:
+            raise ValueError("its last PEM certificate has no -----END CERTIFICATE----- line")
+    if not out:
         raise ValueError("no certificate in it: PEM (-----BEGIN CERTIFICATE-----) or DER expected")
-    j = data.find(_END, i)
-    if j < 0:
-        raise ValueError("its PEM certificate has no -----END CERTIFICATE----- line")
-    try:
-        out = binascii.a2b_base64(data[i + len(_BEGIN):j])
-    except ValueError:
-        raise ValueError("its PEM certificate is not valid base64")
-    if out[:1] != b"\x30":
-        raise ValueError("its PEM certificate does not decode to a certificate")
-    return out, data.count(_BEGIN)
+    return out

@@ -94,16 +94,19 @@ class App:
         if ca:
             ctx.verify_mode = ssl.CERT_REQUIRED
             try:
-                der, n = cacert.der(ca)
-                ctx.load_verify_locations(cadata=der)
-                if n > 1:
-                    log.warn("main", "%s holds %d certificates; only the first is used", ca, n)
+                certs = cacert.ders(ca)
+                for der in certs:
+                    ctx.load_verify_locations(cadata=der)
+                if len(certs) == cacert.MAX_CERTS:
+                    log.warn("main", "%s: only its first %d certificates are used", ca, len(certs))
             except Exception as e:
                 log.error("main", "CA certificate %s cannot be loaded: %s; "
                           "set it with setup.security(2, key, ca)", ca, e)
         else:
             log.warn("main", "wss:// without a CA certificate: the server is not verified; "
                      "set one with setup.security(2, key, ca)")
+            if hasattr(ctx, "check_hostname"):
+                ctx.check_hostname = False      # CPython refuses CERT_NONE before this
             ctx.verify_mode = ssl.CERT_NONE
         return ctx
 

@@ -179,7 +179,7 @@ def security(profile, key=None, ca=None):
     if ca:
         from firmware import cacert
         try:
-            cacert.der(ca)
+            cacert.ders(ca)
         except OSError:
             print("refused: ca_cert_file: no file %r on the board; copy it first "
                   "(mpremote cp ca.pem :ca.pem)" % (ca,))

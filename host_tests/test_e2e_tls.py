@@ -73,3 +73,18 @@ def test_profile_2_refuses_a_server_another_ca_signed(tls_csms, make_charger, ce
     assert not ch.status()["online"]
     assert tls_csms.connect_count(CP) == 0 and not tls_csms.messages(cp_id=CP)
     assert ch.running()
+
+
+def test_profile_2_with_a_bundle_whose_signing_ca_is_not_first(tls_csms, make_charger, certs):
+    # ca_cert_file holds at most 64 characters: the bundle goes beside the CAs.
+    bundle = os.path.join(os.path.dirname(certs["ca"]), "bundle.pem")
+    with open(certs["other"]) as a, open(certs["ca"]) as b, open(bundle, "w") as out:
+        out.write(a.read() + b.read())
+    ch = make_charger(tls_csms.url, sets=_sets(bundle)).start()
+    ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=20, what="online over TLS")
+
+
+def test_wss_without_a_ca_connects_unverified_and_says_so(tls_csms, make_charger):
+    ch = make_charger(tls_csms.url, sets=["AuthorizationKey=" + KEY, "SecurityProfile=1"]).start()
+    ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=20, what="online over TLS")
+    assert "the server is not verified" in ch.log()

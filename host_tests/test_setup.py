@@ -174,7 +174,8 @@ def test_setup_api(run_out):
     assert "ok: AuthorizationKey = <hidden>" in s["profile 1"]
     assert "refused: ca_cert_file: no file 'ca.pem' on the board" in s["ca missing"]
     assert "refused: ca_cert_file: ca.pem must hold the central system's CA certificate, PEM " \
-        "or DER; its PEM certificate has no -----END CERTIFICATE----- line" in s["ca not a certificate"]
+        "or DER; its last PEM certificate has no -----END CERTIFICATE----- line" \
+        in s["ca not a certificate"]
     assert "SAVED SecurityProfile 1" in s["ca not a certificate"]
     assert "SAVED SecurityProfile 2 ca.pem" in s["profile 2"]
     assert "note: SecurityProfile 2 is TLS: csms_url should start with wss://" in s["profile 2"]
