@@ -13,6 +13,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "reservation_check.py")
 
 # Every rule promised; a case that silently disappears fails instead of shrinking the run.
 MUST = """accepted_connector_shows_reserved accepted_is_persisted_one_write
+group_reservation_binds_its_connector_only
 occupied_reserved_for_another_tag occupied_reserved_for_same_tag_other_id
 same_id_replaces_on_same_connector same_id_replaces_moves_connector replacement_in_the_past_keeps_old
 other_tag_refused other_tag_other_parent_refused reserving_tag_allowed_case_insensitive same_parent_allowed

@@ -281,7 +281,7 @@ class Auth:
             return {"status": "Accepted"}
         return {"status": "Invalid"}
 
-    async def _ask(self, id_tag):
+    async def ask(self, id_tag):
         """The central system's idTagInfo (also cached), or None when it could not answer."""
         try:
             res = await self.call("Authorize", {"idTag": id_tag})
@@ -306,7 +306,7 @@ class Auth:
             if local is not None and local.get("status") == "Accepted" \
                     and self.cfg.get("LocalPreAuthorize"):
                 return local
-            info = await self._ask(id_tag)
+            info = await self.ask(id_tag)
             if info is not None:
                 return info
         return self._offline(local)
@@ -326,7 +326,7 @@ class Auth:
         when online; None when it has none or nobody can tell."""
         info = self.lookup(id_tag)
         if info is None and self.online() and _key(id_tag) is not None:
-            info = await self._ask(id_tag)
+            info = await self.ask(id_tag)
         return info.get("parentIdTag") if info is not None else None
 
     async def may_stop(self, tag_a, parent_a, tag_b):

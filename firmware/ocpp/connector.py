@@ -127,6 +127,8 @@ class Connector:
                 log.info("cp", "connector %d: no EV plugged within %d s; authorisation dropped",
                          self.c, to)
                 self.auth = None
+                # A remote start's profile was for that transaction alone.
+                self.remote_profile = None
                 self.cp.status_changed(self.c)
         if self.tx is not None and self._energy_cap is not None and self.ctl is not None:
             if self.ctl.energy_wh >= self._energy_cap:

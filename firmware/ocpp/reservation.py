@@ -210,10 +210,11 @@ class Reservations:
         free, want = self._pool()
         return free <= want
 
-    def for_group(self):
-        """True when a reservation names a parentIdTag: a tag's group matters."""
+    def for_group(self, c=None):
+        """True when a reservation that binds connector c (its own, or one on
+        connector 0; any with c None) names a parentIdTag: a tag's group matters."""
         for e in self._r:
-            if e[_PAR]:
+            if e[_PAR] and (c is None or e[_CON] == 0 or e[_CON] == c):
                 return True
         return False
 

@@ -47,6 +47,8 @@ async def basic():
            and cp.status[2] == "Available" and 1 in cp.changed, (st, cp.status, cp.changed))
     expect("accepted_is_persisted_one_write", cp.store.writes == w + 1 and cp.store.exists(NAME),
            cp.store.writes - w)
+    expect("group_reservation_binds_its_connector_only", rs.for_group(1) and rs.for_group()
+           and not rs.for_group(2), (rs.for_group(1), rs.for_group(2)))
     expect("occupied_reserved_for_another_tag", await reserve(cp, 1, 12, "TAG-B") == "Occupied")
     expect("occupied_reserved_for_same_tag_other_id", await reserve(cp, 1, 13, "TAG-A") == "Occupied")
     expect("failed_request_leaves_one_reservation", len(rs) == 1 and rs.connector_of(12) is None, len(rs))

@@ -20,7 +20,7 @@ def handle(cp, p):
     # Spec 5.13: a tag neither the local list nor the cache knows may still
     # belong to a reservation's group; its parentIdTag then comes from an
     # Authorize.req, sent after this answer (ask).
-    ask = known is None and cp.can_send() and cp.reservations.for_group()
+    ask = known is None and cp.can_send() and cp.reservations.for_group(c)
     if c is not None:
         if not 1 <= c <= cp.n:
             return {"status": "Rejected"}
@@ -34,37 +34,43 @@ def handle(cp, p):
     prof = p.get("chargingProfile")
     if prof is not None and prof["chargingProfilePurpose"] != "TxProfile":
         return {"status": "Rejected"}
-    conn.remote_profile = prof
     # None: conn may take tag; else the parent must be learnt first (True: any
     # connector the parent allows will do).
     reserved = None if cp.allowed(conn, tag, parent) else c is None
-    cp.rpc.later(lambda: asyncio.create_task(_start(cp, conn, tag, reserved)))
+    cp.rpc.later(lambda: asyncio.create_task(_start(cp, conn, tag, reserved, prof)))
     return {"status": "Accepted"}
 
 
-async def _start(cp, conn, tag, reserved):
+async def _start(cp, conn, tag, reserved, prof):
+    asked = False
     if cp.cfg.get("AuthorizeRemoteTxRequests"):
         info = await cp.auth.authorize(tag)
         if info.get("status") != "Accepted":
             log.info("cp", "remote start for %s refused: %s", tag, info.get("status"))
-            conn.remote_profile = None
             return
+        asked = True
     else:
         info = {"status": "Accepted"}
     if reserved is not None:
-        parent = info.get("parentIdTag") or await cp.auth.parent_of(tag)
+        parent = info.get("parentIdTag")
+        if parent is None and not asked:
+            # Only a valid answer vouches for the tag's group.
+            known = cp.auth.lookup(tag)
+            if known is None and cp.can_send():
+                known = await cp.auth.ask(tag)
+            if known is not None and known.get("status") in ("Accepted", "ConcurrentTx"):
+                parent = known.get("parentIdTag")
         if parent:
             info = {"status": "Accepted", "parentIdTag": parent}
         took = cp.pick_connector(tag, parent) if reserved else conn
         if took is None or not cp.allowed(took, tag, parent):
             log.info("cp", "remote start for %s dropped: connector %d is reserved for "
                      "another group", tag, conn.c)
-            conn.remote_profile = None
             return
-        if took is not conn:
-            took.remote_profile = conn.remote_profile
-            conn.remote_profile = None
-            conn = took
+        conn = took
+    # The profile is bound only now, to the connector that takes the tag: never
+    # to a reservation owner's transaction started meanwhile.
+    conn.remote_profile = prof
     conn.authorized(tag, info)
 
 
