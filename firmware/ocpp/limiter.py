@@ -10,12 +10,17 @@
 # 61851 asks for (the others are offered nothing and show SuspendedEVSE).
 # Connectors without a transaction are offered only what is left, so a new
 # transaction never pushes the total over the limit; its start rebalances.
+# When shares move, the lowered offers go out at once and the raised ones
+# RAISE_AFTER_MS later: an EV has that long to follow a lower offer (IEC
+# 61851-1), and until it has, the total it draws is not yet down.
 import asyncio
-from compat import wall
+from compat import wall, ticks_ms, ticks_diff
 from firmware.ocpp import smart_calc as calc
 
 MAX_SLEEP_S = 300   # a bound on any sleep, against a wall clock that jumps
 MIN_A = 6           # the lowest offer an EV can charge with (IEC 61851-1)
+RAISE_AFTER_MS = 5000
+_NONE = 1 << 30     # no limit, as a number to compare
 
 
 def _down(a):
@@ -50,12 +55,13 @@ class Limiter:
         self.smart = smart
         self.conns = conns
         self.event = asyncio.Event()
-        self.limits = [None] * len(conns)
+        self.limits = [None] * len(conns)   # what each controller was given
+        self._cut_ms = None                 # when a drawing connector's share last fell
 
     def changed(self):
         self.event.set()
 
-    def apply(self):
+    def apply(self, now_ms=None):
         """Set every connector's limit now; returns seconds until the next change."""
         now = wall()
         nxt = MAX_SLEEP_S
@@ -66,7 +72,7 @@ class Limiter:
             station, dt = self.smart.limit(0, now, None, calc.STATION)
             if dt is not None:
                 nxt = dt
-        own = self.limits
+        own = [None] * len(conns)
         for conn in conns[1:]:
             tx = conn.tx
             a, dt = self.smart.limit(conn.c, now, tx["start_s"] if tx else None,
@@ -80,12 +86,37 @@ class Limiter:
             active = [conn for conn in conns[1:] if conn.tx is not None]
             active.sort(key=lambda conn: (conn.tx["start_s"], conn.c))
             got = share(station, caps, [conn.c - 1 for conn in active])
-            for c in range(1, len(conns)):
-                own[c] = got[c - 1]
+            wait = self._hold(got, ticks_ms() if now_ms is None else now_ms)
+            if wait is not None and wait < nxt:
+                nxt = wait
+            own[1:] = got
         for conn in conns[1:]:
+            self.limits[conn.c] = own[conn.c]
             if conn.ctl is not None:
                 conn.ctl.set_limit(own[conn.c])
         return nxt
+
+    def _hold(self, got, t):
+        # Raised shares wait until every lowered one has had RAISE_AFTER_MS to
+        # take effect; returns seconds until they may go up, or None.
+        old = self.limits
+        for i in range(len(got)):
+            was = _NONE if old[i + 1] is None else old[i + 1]
+            if got[i] < was and self.conns[i + 1].tx is not None:
+                self._cut_ms = t
+        if self._cut_ms is None:
+            return None
+        left = RAISE_AFTER_MS - ticks_diff(t, self._cut_ms)
+        if left <= 0:
+            self._cut_ms = None
+            return None
+        held = False
+        for i in range(len(got)):
+            was = old[i + 1]
+            if was is not None and got[i] > was:
+                got[i] = was
+                held = True
+        return left / 1000 if held else None
 
     async def run(self):
         while True:

@@ -307,23 +307,29 @@ def sharing():
     conns = [None, _Conn(1, T0 + 5), _Conn(2, T0)]
     lim = Limiter(sc, conns)
     compat.set_wall(T0 + 10)
-    nxt = lim.apply()
+    nxt = lim.apply(0)
     got = (conns[1].ctl.limit, conns[2].ctl.limit)
     expect("limiter_splits_station_limit", got == (10, 10) and nxt == H - 10, (got, nxt))
+    # Connector 1 drops to 6 A at once; connector 2's raise waits until an EV
+    # has had the 5 s IEC 61851-1 gives it to follow a lower offer.
     put(sc, 1, mk(2, TXD, 0, ((0, 6),), start=T0))
-    lim.apply()
+    nxt = lim.apply(100)
+    got = (conns[1].ctl.limit, conns[2].ctl.limit)
+    expect("limiter_raise_waits_for_the_cut", got == (6, 10) and abs(nxt - 5) < 0.01,
+           (got, nxt))
+    lim.apply(5200)
     got = (conns[1].ctl.limit, conns[2].ctl.limit)
     expect("limiter_unused_share_to_the_other", got == (6, 14), got)
     compat.set_wall(T0 + H)
-    lim.apply()
+    lim.apply(6000)
     got = (conns[1].ctl.limit, conns[2].ctl.limit)
     expect("limiter_follows_station_period", got == (6, 6), got)
     conns[1].tx = None
-    lim.apply()
+    lim.apply(11100)
     got = (conns[1].ctl.limit, conns[2].ctl.limit)
     expect("limiter_idle_offered_nothing_left", got == (0, min(12, hw)), got)
     sc.clear()
-    lim.apply()
+    lim.apply(11200)
     got = (conns[1].ctl.limit, conns[2].ctl.limit)
     expect("limiter_no_station_limit_no_sharing", got == (None, None), got)
 
