@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from mprun import run
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(__file__)), "lib"))
-from jsoncheck import check  # noqa: E402
+from jsoncheck import MAX_DEPTH, check  # noqa: E402
 
 MP = os.path.join(os.path.dirname(__file__), "mp")
 
@@ -75,7 +75,7 @@ def test_lenient_cases_refused():
 @given(st.integers(0, len(SEEDS) - 1), st.integers(0, 2 ** 32), st.integers(0, 4))
 def test_agrees_with_cpython_on_mutated_json(seed, salt, k):
     b = mutate(random.Random(salt), SEEDS[seed], k)
-    assert verdict(b) == strict(b), b
+    assert verdict(b) == strict_bounded(b), b
 
 
 @settings(max_examples=500, deadline=None)
@@ -86,21 +86,47 @@ def test_agrees_with_cpython_on_mutated_json(seed, salt, k):
 def test_accepts_what_json_writes(value):
     for b in (json.dumps(value).encode(), json.dumps(value, ensure_ascii=False).encode("utf-8",
                                                                                        "surrogatepass")):
-        assert verdict(b) == strict(b), b
+        assert verdict(b) == strict_bounded(b), b
 
 
-def test_deep_nesting_without_recursion():
-    assert verdict(b"[" * 5000 + b"]" * 5000)
-    assert not verdict(b"[" * 5000 + b"]" * 4999)
+def depth(b):
+    """Arrays and objects nested in b, outside strings (b is valid JSON)."""
+    most = d = 0
+    in_str = esc = False
+    for c in b:
+        if in_str:
+            esc, in_str = (False, True) if esc else (c == 92, c != 34)
+        elif c == 34:
+            in_str = True
+        elif c in b"[{":
+            d += 1
+            most = max(most, d)
+        elif c in b"]}":
+            d -= 1
+    return most
+
+
+def strict_bounded(b):
+    return strict(b) and depth(b) <= MAX_DEPTH
+
+
+def test_nesting_bounded_without_recursion():
+    for n in (1, MAX_DEPTH):
+        assert verdict(b"[" * n + b"]" * n) and verdict(b'{"a":' * n + b"1" + b"}" * n), n
+    for n in (MAX_DEPTH + 1, 5000):
+        assert not verdict(b"[" * n + b"]" * n), n
+        why = check(bytearray(b"[" * n + b"]" * n), 2 * n)
+        assert why == "nested deeper than %d levels at byte %d" % (MAX_DEPTH, MAX_DEPTH), why
 
 
 def test_same_verdicts_on_micropython(tmp_path):
     rnd = random.Random(7)
     frames = LENIENT + SEEDS + [mutate(rnd, rnd.choice(SEEDS), rnd.randint(0, 4)) for _ in range(3000)]
+    frames += [b"[" * n + b"]" * n for n in (MAX_DEPTH, MAX_DEPTH + 1)]
     path = tmp_path / "frames.txt"
     path.write_text("\n".join(b.hex() for b in frames) + "\n")
     rc, out = run("micropython", os.path.join(MP, "jsoncheck_run.py"), str(path))
     lines = out.splitlines()
     assert rc == 0 and lines[-1] == "DONE %d" % len(frames), out[-2000:]
-    wrong = [(b, line) for b, line in zip(frames, lines) if (line == "OK") != strict(b)]
+    wrong = [(b, line) for b, line in zip(frames, lines) if (line == "OK") != strict_bounded(b)]
     assert not wrong, wrong[:5]

@@ -4,8 +4,13 @@
 # invalid or overlong UTF-8) and would have such a frame executed where OCPP-J
 # asks for a FormationViolation. CPython's json is strict already.
 #
+# It also bounds the nesting at MAX_DEPTH arrays and objects: no OCPP message
+# needs more than about six, and without a bound how deep a frame may go would
+# depend on the free heap (MicroPython) or the recursion limit (CPython).
+#
 # One pass over the bytes, no recursion: the open containers are a bytearray
-# of b"[" / b"{", one byte per level, grown when a frame nests deeper.
+# of b"[" / b"{", one byte per level.
+MAX_DEPTH = 32
 _WS = b" \t\n\r"
 _ESC = b'"\\/bfnrtu'
 _HEX = b"0123456789abcdefABCDEF"
@@ -110,7 +115,7 @@ def _number(b, i, n):
 def check(buf, n):
     """None when buf[:n] is one JSON value, else why not (with the offset)."""
     b = buf
-    stack = bytearray(16)
+    stack = bytearray(MAX_DEPTH)
     d = 0                           # open containers
     want = _VALUE
     i = 0
@@ -160,8 +165,8 @@ def check(buf, n):
             i += 1
             continue
         if c == 123 or c == 91:     # { [
-            if d == len(stack):
-                stack += bytes(d)
+            if d == MAX_DEPTH:
+                return "nested deeper than %d levels at byte %d" % (MAX_DEPTH, i)
             stack[d] = c
             d += 1
             want = _KEY_END if c == 123 else _VALUE_END

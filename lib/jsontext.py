@@ -3,8 +3,7 @@
 # RPC layer needs it, so it stays out of compat (every module's import).
 import json
 from compat import MICROPYTHON
-if MICROPYTHON:
-    from jsoncheck import check
+from jsoncheck import check
 
 
 def _fix_str(s):
@@ -52,12 +51,13 @@ def loads(buf, n):
     """JSON from buf[:n] (a bytearray) without copying it on MicroPython;
     strings come out as valid Unicode even when the text escaped surrogates.
     ValueError when it is not JSON, on both runtimes alike."""
+    # MicroPython's json.loads is lenient: text that is not JSON is refused
+    # here, as CPython's json refuses it (ValueError). On CPython the check is
+    # what keeps the verdicts alike: the nesting bound, NaN and Infinity.
+    why = check(buf, n)
+    if why is not None:
+        raise ValueError(why)
     if MICROPYTHON:
-        # Its json.loads is lenient: text that is not JSON is refused here,
-        # as CPython's json refuses it (ValueError).
-        why = check(buf, n)
-        if why is not None:
-            raise ValueError(why)
         v = json.loads(memoryview(buf)[:n])
     else:
         v = json.loads(bytes(buf[:n]))
