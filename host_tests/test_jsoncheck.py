@@ -130,3 +130,22 @@ def test_same_verdicts_on_micropython(tmp_path):
     assert rc == 0 and lines[-1] == "DONE %d" % len(frames), out[-2000:]
     wrong = [(b, line) for b, line in zip(frames, lines) if (line == "OK") != strict_bounded(b)]
     assert not wrong, wrong[:5]
+
+
+def test_cpython_loads_gives_the_same_verdicts():
+    # jsontext.loads on the test bench does not run the byte check (CPython's
+    # json is strict): it must still refuse and take exactly what the check does.
+    from jsontext import loads
+    rnd = random.Random(11)
+    frames = LENIENT + SEEDS + [b"\xef\xbb\xbf[1]", "[1]".encode("utf-16"), b"[NaN]",
+                                b"[" * MAX_DEPTH + b"]" * MAX_DEPTH,
+                                b"[" * (MAX_DEPTH + 1) + b"]" * (MAX_DEPTH + 1),
+                                b"[" * 5000 + b"]" * 5000]
+    frames += [mutate(rnd, rnd.choice(SEEDS), rnd.randint(0, 4)) for _ in range(2000)]
+    for b in frames:
+        try:
+            loads(bytearray(b), len(b))
+            took = True
+        except ValueError:
+            took = False
+        assert took == verdict(b), b

@@ -3,7 +3,7 @@
 # RPC layer needs it, so it stays out of compat (every module's import).
 import json
 from compat import MICROPYTHON
-from jsoncheck import check
+from jsoncheck import check, MAX_DEPTH
 
 
 def _fix_str(s):
@@ -50,20 +50,47 @@ def _fix(v, depth=0):
 def loads(buf, n):
     """JSON from buf[:n] (a bytearray) without copying it on MicroPython;
     strings come out as valid Unicode even when the text escaped surrogates.
-    ValueError when it is not JSON, on both runtimes alike."""
-    # MicroPython's json.loads is lenient: text that is not JSON is refused
-    # here, as CPython's json refuses it (ValueError). On CPython the check is
-    # what keeps the verdicts alike: the nesting bound, NaN and Infinity.
-    why = check(buf, n)
-    if why is not None:
-        raise ValueError(why)
+    ValueError when it is not JSON, the same on both runtimes: strict RFC 8259
+    in UTF-8, at most MAX_DEPTH arrays and objects deep (lib/jsoncheck.py)."""
     if MICROPYTHON:
+        # Its json.loads is lenient: text that is not JSON is refused first.
+        why = check(buf, n)
+        if why is not None:
+            raise ValueError(why)
         v = json.loads(memoryview(buf)[:n])
-    else:
-        v = json.loads(bytes(buf[:n]))
-    if MICROPYTHON and (buf.find(b"\\ud", 0, n) >= 0 or buf.find(b"\\uD", 0, n) >= 0):
-        v = _fix(v)
+        if buf.find(b"\\ud", 0, n) >= 0 or buf.find(b"\\uD", 0, n) >= 0:
+            v = _fix(v)
+        return v
+    # CPython's json is strict already, once held to UTF-8 (bytes would let it
+    # take UTF-16 and a byte order mark) and refusing NaN and Infinity; only
+    # the depth is left to count, on the parsed value, which is cheaper.
+    try:
+        v = json.loads(bytes(buf[:n]).decode("utf-8"), parse_constant=_refuse)
+    except RecursionError:
+        raise ValueError("nested deeper than %d levels" % MAX_DEPTH)
+    if _deeper(v, MAX_DEPTH):
+        raise ValueError("nested deeper than %d levels" % MAX_DEPTH)
     return v
+
+
+def _refuse(name):
+    raise ValueError("%s is not JSON" % name)
+
+
+def _deeper(v, most):
+    todo = [(v, 1)]
+    while todo:
+        x, d = todo.pop()
+        if isinstance(x, dict):
+            x = x.values()
+        elif not isinstance(x, list):
+            continue
+        if d > most:
+            return True
+        for y in x:
+            if isinstance(y, (list, dict)):
+                todo.append((y, d + 1))
+    return False
 
 
 def dumps(obj):
