@@ -8,6 +8,7 @@ from firmware.config import Config
 from firmware.ocpp.rpc import Rpc
 from firmware.ocpp.connector import Connector
 from firmware.ocpp.reservation import Reservations, refresh
+from firmware.ocpp.chargepoint import ChargePoint
 
 
 class FakeCtl:
@@ -73,17 +74,9 @@ class FakeCP:
         for c in range(n + 1):
             self._refresh(c)
 
-    def reserved(self, c):
-        return self.reservations.reserved(c)
-
-    def reservation_for(self, c, tag, parent):
-        ok, rid = self.reservations.allows(c, tag, parent)
-        if rid is not None and self.reservations.used(rid) == 0:
-            # The pool of free connectors held for connector-0 reservations shrank.
-            for k in range(1, self.n + 1):
-                if k != c:
-                    self._refresh(k)
-        return rid
+    # The charge point's own reservation wiring, not a copy of it.
+    reserved = ChargePoint.reserved
+    reservation_for = ChargePoint.reservation_for
 
     def status_changed(self, c):
         self.changed.append(c)
