@@ -250,3 +250,26 @@ def test_stop_while_waiting_to_resume(rt, tmp_path):
     assert not failed, "\n".join(failed)
     assert {"waits_for_the_pilot", "stop_ends_the_wait", "late_pilot_reading_harmless",
             "one_stop_queued"} <= set(passed), out
+
+
+def test_scheduled_availability_survives_the_power_cut_that_ends_its_transaction(
+        csms, make_charger):
+    # Spec 5.2: Scheduled means the change happens when the transaction ends;
+    # a power cut ending it must not make the charger forget the change.
+    ch = make_charger(csms.url).start()
+    online(ch, csms)
+    charge(ch, "TAGS")
+    ch.wait(lambda s: conn1(s)["transaction_id"] == 1, what="transaction id")
+    assert csms.call(CP, "ChangeAvailability", {"connectorId": 1, "type": "Inoperative"})[
+        "status"] == "Scheduled"
+    reboot(ch)
+    online(ch, csms)
+    stop = csms.wait_message(cp_id=CP, action="StopTransaction", timeout=15)["payload"]
+    assert stop["reason"] == "PowerLoss"
+    ch.wait(lambda s: conn1(s)["status"] == "Unavailable", what="Unavailable after the cut")
+    # Made Operative again, it stays so across the next restart.
+    assert csms.call(CP, "ChangeAvailability", {"connectorId": 1, "type": "Operative"})[
+        "status"] == "Accepted"
+    reboot(ch)
+    online(ch, csms)
+    ch.wait(lambda s: conn1(s)["status"] in ("Available", "Preparing"), what="operative again")

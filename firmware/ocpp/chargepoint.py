@@ -323,7 +323,10 @@ class ChargePoint:
                 self.conns[c].operative = bool(a[c])
 
     def save_availability(self):
-        self.store.save("avail", [self.operative0] + [c.operative for c in self.conns[1:]])
+        # A scheduled change is saved as done: after a restart the transaction
+        # it waited for has ended (or resumes, and the change waits for its end).
+        self.store.save("avail", [self.operative0] + [
+            c.operative if c.scheduled is None else c.scheduled for c in self.conns[1:]])
 
     # ---- reset
     def reset(self, kind):

@@ -237,8 +237,11 @@ class Connector:
         return True
 
     def set_operative(self, on):
+        had = self.scheduled
         self.scheduled = None
         if self.operative != on:
             self.operative = on
             self.cp.save_availability()
             self.cp.status_changed(self.c)
+        elif had is not None:
+            self.cp.save_availability()     # the scheduled change on flash is void

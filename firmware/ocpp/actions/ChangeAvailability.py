@@ -1,6 +1,7 @@
 # ChangeAvailability (spec 5.2): connector 0 is the whole charge point. A
 # connector with a running transaction changes when the transaction ends
-# (Scheduled). The availability is kept on flash and survives a reboot.
+# (Scheduled). The availability, a scheduled one too, is kept on flash and
+# survives a reboot.
 from firmware.ocpp.check import I, E, REQ
 from firmware.ocpp.rpc import CallError
 
@@ -20,6 +21,10 @@ def handle(cp, p):
             scheduled = True
         else:
             conn.set_operative(on)
+    if scheduled:
+        # On flash at once: a power cut that ends the transaction must not
+        # forget the change the central system was promised.
+        cp.save_availability()
     if c == 0 and cp.operative0 != on:
         cp.operative0 = on
         cp.save_availability()
