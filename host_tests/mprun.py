@@ -37,3 +37,20 @@ def cases(runtime, script, *args, **kw):
     if rc != 0 or "DONE" not in out:
         failed.append("script exited %d:\n%s" % (rc, out[-3000:]))
     return passed, failed, out
+
+
+def must_pass(runtime, script, arg, must, at_least=0):
+    """cases() for a script whose every case must pass: none failed, every
+    name in `must` ran (a case that silently disappears fails the test instead
+    of shrinking it), and at least `at_least` passed. Returns (passed, output)."""
+    passed, failed, out = cases(runtime, script, arg)
+    assert not failed, "\n".join(failed)
+    missing = [m for m in must if m not in passed]
+    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
+    assert len(passed) >= at_least, out
+    return passed, out
+
+
+def tagged(out, tag):
+    """[(action, JSON text)] of the "TAG action json" lines a script printed."""
+    return [tuple(l.split(" ", 2)[1:]) for l in out.splitlines() if l.startswith(tag + " ")]

@@ -6,7 +6,7 @@ import os
 import pytest
 
 import schemas
-from mprun import cases, RUNTIMES
+from mprun import must_pass, tagged, RUNTIMES
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "auth_check.py")
 
@@ -30,20 +30,14 @@ conflict_accepted_against_expired_entry conflict_reported_without_cache no_confl
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_auth_rules(runtime, tmp_path):
-    passed, failed, out = cases(runtime, SCRIPT, str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    assert len(passed) >= 60, out
-
-    sent = [l.split(" ", 2) for l in out.splitlines() if l.startswith("MSG ")]
-    answers = [l.split(" ", 2) for l in out.splitlines() if l.startswith("RES ")]
+    out = must_pass(runtime, SCRIPT, str(tmp_path), MUST, 60)[1]
+    sent, answers = tagged(out, "MSG"), tagged(out, "RES")
     assert len(sent) >= 15 and len(answers) >= 30
-    for _, action, text in sent:
+    for action, text in sent:
         assert action == "Authorize"
         schemas.validate(action, json.loads(text))
     # What authorize() answers is an idTagInfo in the shape of Authorize.conf.
-    for _, action, text in answers:
+    for action, text in answers:
         schemas.validate(action, json.loads(text), response=True)
 
     if runtime == "micropython":

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import schemas
-from mprun import cases, RUNTIMES
+from mprun import must_pass, tagged, RUNTIMES
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "auth_actions.py")
 
@@ -22,17 +22,12 @@ no_cache_rejected""".split()
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_config_actions(runtime, tmp_path):
-    passed, failed, out = cases(runtime, SCRIPT, str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    assert len(passed) >= 39, out
-
-    answers = [l.split(" ", 2) for l in out.splitlines() if l.startswith("RES ")]
-    kinds = set(a[1] for a in answers)
+    out = must_pass(runtime, SCRIPT, str(tmp_path), MUST, 39)[1]
+    answers = tagged(out, "RES")
+    kinds = set(a[0] for a in answers)
     assert kinds == {"GetConfiguration", "ChangeConfiguration", "ClearCache"}, kinds
     statuses = set()
-    for _, action, text in answers:
+    for action, text in answers:
         payload = json.loads(text)
         schemas.validate(action, payload, response=True)
         if action == "ChangeConfiguration":

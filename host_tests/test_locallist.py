@@ -20,7 +20,7 @@ import time
 import pytest
 
 import schemas
-from mprun import cases, run, micropython, RUNTIMES, ROOT
+from mprun import cases, must_pass, tagged, run, micropython, RUNTIMES, ROOT
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MP = os.path.join(HERE, "mp")
@@ -47,22 +47,15 @@ unsupported_not_supported no_list_not_supported charge_point_told_of_accepted_up
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_local_list(runtime, tmp_path):
-    passed, failed, out = cases(runtime, os.path.join(MP, "locallist_check.py"), str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in CHECK_MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    assert len(passed) >= 58, out
+    must_pass(runtime, os.path.join(MP, "locallist_check.py"), str(tmp_path), CHECK_MUST, 58)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_actions_through_rpc(runtime, tmp_path):
-    passed, failed, out = cases(runtime, os.path.join(MP, "locallist_actions.py"), str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in ACTIONS_MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    answers = [l.split(" ", 2) for l in out.splitlines() if l.startswith("RES ")]
+    out = must_pass(runtime, os.path.join(MP, "locallist_actions.py"), str(tmp_path),
+                    ACTIONS_MUST)[1]
     seen = {"SendLocalList": set(), "GetLocalListVersion": set()}
-    for _, action, text in answers:
+    for action, text in tagged(out, "RES"):
         payload = json.loads(text)
         schemas.validate(action, payload, response=True)
         seen[action].add(payload.get("status", payload.get("listVersion")))

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import schemas
-from mprun import cases, RUNTIMES
+from mprun import must_pass, tagged, RUNTIMES
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "reservation_check.py")
 
@@ -38,21 +38,14 @@ STATUSES = ("Accepted", "Faulted", "Occupied", "Rejected", "Unavailable")
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_reservation_rules(runtime, tmp_path):
-    passed, failed, out = cases(runtime, SCRIPT, str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    assert len(passed) >= 75, out
-
-    lines = out.splitlines()
-    reqs = [l.split(" ", 2) for l in lines if l.startswith("REQ ")]
-    answers = [l.split(" ", 2) for l in lines if l.startswith("RES ")]
-    for _, action, text in reqs:
+    out = must_pass(runtime, SCRIPT, str(tmp_path), MUST, 75)[1]
+    reqs, answers = tagged(out, "REQ"), tagged(out, "RES")
+    for action, text in reqs:
         schemas.validate(action, json.loads(text))
-    for _, action, text in answers:
+    for action, text in answers:
         schemas.validate(action, json.loads(text), response=True)
-    seen = set(json.loads(t)["status"] for _, a, t in answers if a == "ReserveNow")
+    seen = set(json.loads(t)["status"] for a, t in answers if a == "ReserveNow")
     assert seen == set(STATUSES), seen
-    assert {"Accepted", "Rejected"} <= set(json.loads(t)["status"] for _, a, t in answers
+    assert {"Accepted", "Rejected"} <= set(json.loads(t)["status"] for a, t in answers
                                            if a == "CancelReservation")
-    assert sum(1 for _, a, _t in reqs if a == "StartTransaction") == 2
+    assert sum(1 for a, _t in reqs if a == "StartTransaction") == 2

@@ -7,7 +7,7 @@ import os
 import pytest
 
 import schemas
-from mprun import cases, RUNTIMES
+from mprun import must_pass, tagged, RUNTIMES
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "trigger_check.py")
 
@@ -26,19 +26,12 @@ connector_not_integer no_message_without_answer next_trigger_after_link_back""".
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_trigger_message(runtime, tmp_path):
-    passed, failed, out = cases(runtime, SCRIPT, str(tmp_path))
-    assert not failed, "\n".join(failed)
-    missing = [m for m in MUST if m not in passed]
-    assert not missing, "cases not run: %s\n%s" % (missing, out[-2000:])
-    assert len(passed) >= 36, out
-
-    lines = out.splitlines()
-    reqs = [l.split(" ", 2) for l in lines if l.startswith("REQ ")]
-    answers = [l.split(" ", 2) for l in lines if l.startswith("RES ")]
-    for _, action, text in reqs:
+    out = must_pass(runtime, SCRIPT, str(tmp_path), MUST, 36)[1]
+    reqs, answers = tagged(out, "REQ"), tagged(out, "RES")
+    for action, text in reqs:
         schemas.validate(action, json.loads(text))
-    for _, action, text in answers:
+    for action, text in answers:
         schemas.validate(action, json.loads(text), response=True)
-    asked = set(json.loads(t)["requestedMessage"] for _, a, t in reqs)
+    asked = set(json.loads(t)["requestedMessage"] for a, t in reqs)
     assert asked == set(MESSAGES), asked
-    assert set(json.loads(t)["status"] for _, a, t in answers) == {"Accepted", "Rejected", "NotImplemented"}
+    assert set(json.loads(t)["status"] for a, t in answers) == {"Accepted", "Rejected", "NotImplemented"}
