@@ -134,10 +134,17 @@ class Charger:
         assert ans["ok"], ans
         return ans
 
+    failure = AssertionError    # what wait() raises; the benchmark has its own
+
     def wait(self, pred, timeout=15, what="condition"):
         end = time.time() + timeout
         last = None
         while time.time() < end:
+            if not self.running():
+                # A process that ended can only time out: say so at once.
+                raise self.failure("the charger process ended (exit %s) while waiting for %s; "
+                                   "log:\n%s" % (self.proc.poll() if self.proc else None, what,
+                                                  self.log()[-3000:]))
             try:
                 last = self.status()
                 if pred(last):
@@ -145,5 +152,5 @@ class Charger:
             except (AssertionError, OSError):
                 self._close()
             time.sleep(0.05)
-        raise AssertionError("timed out waiting for %s; last status %s; log:\n%s"
-                             % (what, last, self.log()[-3000:]))
+        raise self.failure("timed out after %s s waiting for %s; last status %s; log:\n%s"
+                           % (timeout, what, last, self.log()[-3000:]))

@@ -61,6 +61,7 @@ class Failed(Exception):
 class BenchCharger(Charger):
     """A firmware process started directly (no tools/sim.py launcher in between,
     so the start time is the interpreter's), with the probe on."""
+    failure = Failed
 
     def __init__(self, runtime, url, data, mpy_dir=None, heap=None, entry=None, probe=True):
         Charger.__init__(self, runtime, url, data, CP, 1, heap)
@@ -84,22 +85,6 @@ class BenchCharger(Charger):
 
     def tail(self, n=1500):
         return self.log()[-n:]
-
-    def wait(self, pred, timeout=15, what="condition"):
-        end = time.time() + timeout
-        last = None
-        while time.time() < end:
-            if not self.running():
-                raise Failed("the charger process ended (exit %s) while waiting for %s"
-                             % (self.proc.poll() if self.proc else None, what))
-            try:
-                last = self.status()
-                if pred(last):
-                    return last
-            except (AssertionError, OSError):
-                self._close()
-            time.sleep(0.05)
-        raise Failed("timed out after %s s waiting for %s; last status %s" % (timeout, what, last))
 
     def do(self, cmd, **kw):
         if not self.running():
