@@ -309,11 +309,15 @@ def _options(section, label, table, opts):
         if why:
             print("refused: %s option %s must be %s (None removes it)" % (label, k, why))
             return
+    was = dict(cur)
     for k in opts:
         if opts[k] is None:
             cur.pop(k, None)
         else:
             cur[k] = opts[k]
+    if cur == was:
+        print("ok: %s options already %s" % (label, cur or "defaults"))
+        return
     d[section] = cur
     try:
         _st().save("device", d)
@@ -360,7 +364,9 @@ def reset(everything=False):
 
 # -- start (main.py) ----------------------------------------------------------
 
-def boot(board_mod):
-    """What /main.py runs: firmware/setup_boot.py, loaded only now."""
+def boot(board_mod, on_start=None):
+    """What /main.py runs: firmware/setup_boot.py, loaded only now.
+    on_start(app, board), if given, is called once the application exists and
+    before it runs (the emulated chip's test channel uses it)."""
     from firmware import setup_boot
-    setup_boot.boot(board_mod, DATA, _device, _log_opts, missing, _hint)
+    setup_boot.boot(board_mod, DATA, _device, _log_opts, missing, _hint, on_start)

@@ -44,7 +44,7 @@ async def _nag(text):
         await sleep_ms(60000)
 
 
-async def _start(board_mod, started, data, device, log_opts, missing, hint):
+async def _start(board_mod, started, data, device, log_opts, missing, hint, on_start):
     import asyncio
     global app
     d = device()
@@ -78,6 +78,8 @@ async def _start(board_mod, started, data, device, log_opts, missing, hint):
     n.watch(a.set_link)
     a.link_up = n.up
     asyncio.create_task(n.run())
+    if on_start is not None:
+        on_start(a, b)
     await a.run()
 
 
@@ -95,7 +97,7 @@ def _safe(b):
         pass
 
 
-def boot(board_mod, data, device, log_opts, missing, hint):
+def boot(board_mod, data, device, log_opts, missing, hint, on_start=None):
     """data: the data folder; device(), log_opts(): the saved device and log
     options (read inside the run, so that a failure there stops it like any
     other); missing(): the settings still unset; hint(miss): what to do."""
@@ -103,7 +105,7 @@ def boot(board_mod, data, device, log_opts, missing, hint):
     import asyncio
     started = []
     try:
-        asyncio.run(_start(board_mod, started, data, device, log_opts, missing, hint))
+        asyncio.run(_start(board_mod, started, data, device, log_opts, missing, hint, on_start))
     except KeyboardInterrupt:
         print("firmware stopped (Ctrl-C); contactor open. import setup; setup.help() "
               "for the settings, Ctrl-D to start again")

@@ -1,6 +1,9 @@
 # The simulator's control channel: JSON lines over TCP on 127.0.0.1. One request
 # per line, one answer per line: {"ok": true, ...} or {"ok": false, "error": "..."}.
 # Commands are listed in the README ("Simulator control channel").
+# The emulated chip runs this module too (frozen into its image), with the real
+# rp2040 board: there the host plays the EV, so only the firmware's commands
+# (status, stats, rfid, net) reach it, over a connection it dials to the host.
 import json
 import os
 import asyncio
@@ -43,7 +46,8 @@ def stats(board, app, probe, req):
     d["boot_accepted_ms"] = app.boot_ms()
     d["frames_sent"] = app.cp.rpc.sent
     d["frames_received"] = app.cp.rpc.received
-    d["reactions_ms"] = [board.port(c).reactions for c in range(1, board.connectors + 1)]
+    if hasattr(board, "sim_status"):
+        d["reactions_ms"] = [board.port(c).reactions for c in range(1, board.connectors + 1)]
     return d
 
 
@@ -53,8 +57,9 @@ def handle(board, app, req, probe=None):
         return stats(board, app, probe, req)
     if cmd == "status":
         st = app.status()
-        for c in st.get("connectors", ()):
-            c["sim"] = board.sim_status(c["id"])
+        if hasattr(board, "sim_status"):
+            for c in st.get("connectors", ()):
+                c["sim"] = board.sim_status(c["id"])
         return st
     if cmd == "net":
         app.set_link(_bool(req, "up"))
@@ -125,3 +130,16 @@ async def start(port, board, app, probe=None):
     srv = await asyncio.start_server(cb, "127.0.0.1", port)
     log.info("control", "control channel on 127.0.0.1:%d", port)
     return srv
+
+
+async def dial(port, board, app, probe=None):
+    """The emulated chip's side: connect to the host's channel on 127.0.0.1:port
+    and answer its requests; connect again if the connection ends."""
+    from compat import sleep_ms
+    while True:
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", port)
+            await _client(board, app, probe, r, w)
+        except Exception as e:
+            log.debug("control", "host channel: %s", e)
+        await sleep_ms(500)

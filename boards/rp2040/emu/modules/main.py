@@ -1,0 +1,34 @@
+# The emulated chip's start, frozen as main.py into the emulator's image only
+# (the Pico W image freezes boards/main.py). The host hands this run its
+# settings over the bridge, as the simulator's command line does; they are set
+# as a user sets them at the REPL, and then the charger starts exactly as on a
+# board, through setup.boot, with the host's test channel beside it.
+import os
+from machine import UART, Pin
+# The console on UART0 (the emulator's USB is not fast enough to measure with).
+os.dupterm(UART(0, 3000000, tx=Pin(0), rx=Pin(1), txbuf=1024, rxbuf=256))
+import json
+import socket
+import board
+import setup
+
+args = json.loads(socket.bridge().hello())
+setup.board(**args.get("board", {}))
+pairs = list(args.get("settings", {}).items())
+if pairs:
+    setup.apply(pairs, "start")
+
+
+def _on_start(app, b):
+    import asyncio
+    import control
+    probe = None
+    if args.get("probe"):
+        from probe import Probe
+        probe = Probe()
+        asyncio.create_task(probe.run())
+    if args.get("control"):
+        asyncio.create_task(control.dial(args["control"], b, app, probe))
+
+
+setup.boot(board, _on_start)
