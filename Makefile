@@ -21,8 +21,10 @@ $(STAMP): requirements-dev.txt
 run: $(STAMP)
 	@$(PY) tools/demo.py $(ARGS)
 
+# Four test processes: most tests wait on a charger or a central system, so
+# two cores keep four busy. PYTEST_ARGS="-n 0" runs them one at a time.
 test: $(STAMP)
-	@$(PY) -m pytest host_tests $(PYTEST_ARGS)
+	@$(PY) -m pytest host_tests -n 4 $(PYTEST_ARGS)
 
 deploy: $(STAMP)
 	@test -n "$(PORT)" || { echo 'usage: make deploy BOARD=esp32|rp2040 PORT=/dev/ttyUSB0 [ARGS=--source]'; exit 2; }

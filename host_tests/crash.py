@@ -1,7 +1,8 @@
 """Crash-consistency run: a simulated charger charges while its power is cut at
 random moments, and is restarted on the same data directory each time. At the
-end the central system's record must show every transaction started once with
-exactly one stop, meter readings that never go back, and billed energy equal to
+end the central system's record must show every transaction with one stop
+(sent again unchanged only when a cut came between its answer and the record
+of that answer on flash, at most once per cut), meter readings that never go back, and billed energy equal to
 the simulated energy within the documented bound (firmware/register.py: at most
 REGISTER_WH lost per cut during a transaction, plus one meter pulse).
 
@@ -25,9 +26,10 @@ def _c1(st):
     return st["connectors"][0]
 
 
-def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False):
+def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False, life_s=1.2):
     """resume: the charger has resume_after_power_loss on, and an EV plugged in
-    at a cut is still plugged in when the power comes back."""
+    at a cut is still plugged in when the power comes back. life_s: the longest
+    time between plugging in and the cut (a chip needs longer to get charging)."""
     from csms import CentralSystem
     rng = random.Random(seed)
     srv = CentralSystem(port=0)
@@ -49,7 +51,7 @@ def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False
             tag = "T%d" % rng.randrange(3)
             if rng.random() < 0.9:
                 ch.ctl("rfid", tag=tag)
-            end = time.time() + rng.uniform(0.0, 1.2)
+            end = time.time() + rng.uniform(0.0, life_s)
             stopped = False
             while time.time() < end:
                 ch.status()
@@ -112,11 +114,20 @@ def check(msgs, sim_wh, cuts, resume=False):
         assert tid in known, "StopTransaction for unknown transaction %r" % tid
     groups = {}
     resent = 0
+    stops_resent = 0
     for i, m in enumerate(starts):
         p = m["payload"]
         key = (p["connectorId"], p["idTag"], p["meterStart"], p["timestamp"])
-        n = len(stops_by_id.get(ids.get(m["seq"]), ()))
-        assert n <= 1, "transaction %r has %d StopTransaction" % (key, n)
+        got = stops_by_id.get(ids.get(m["seq"]), ())
+        n = len(got)
+        # A Stop whose answer came in but whose acknowledgement had not reached
+        # the flash when the power went is sent again, unchanged: the charger
+        # cannot tell after the restart (on a chip that window is a flash write,
+        # tens of milliseconds with an erase). Anything else is a duplicate.
+        for other in got[1:]:
+            assert other == got[0], "transaction %r has two different StopTransaction: %r" % (
+                key, got)
+        stops_resent += max(0, n - 1)
         if n == 0:
             later = [x for x in starts[i + 1:] if (x["payload"]["connectorId"], x["payload"]["idTag"],
                      x["payload"]["meterStart"], x["payload"]["timestamp"]) == key]
@@ -124,7 +135,7 @@ def check(msgs, sim_wh, cuts, resume=False):
             resent += 1
             continue
         groups[m["seq"]] = (p, stops_by_id[ids[m["seq"]]][0])
-    assert resent <= cuts, "a StartTransaction was repeated without a broken link"
+    assert resent + stops_resent <= cuts, "a message was repeated without a power cut"
     # Meter readings never go back, across transactions in the order started.
     billed = 0
     prev = 0
@@ -161,4 +172,5 @@ def check(msgs, sim_wh, cuts, resume=False):
     assert sim_wh - billed <= bound, "billed %d Wh, simulated %.1f Wh, bound %d" % (
         billed, sim_wh, bound)
     return {"cuts": cuts, "transactions": len(groups), "starts_resent": resent,
+            "stops_resent": stops_resent,
             "power_loss_stops": lost_tx, "meter_readings": readings, "billed_wh": billed, "simulated_wh": round(sim_wh, 1)}

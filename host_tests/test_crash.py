@@ -1,5 +1,6 @@
 """Power cuts at random moments while charging, on MicroPython: nothing the
-central system acknowledged is sent again, nothing it did not is lost."""
+central system did not acknowledge is lost, and what it did is sent again only
+when the cut fell between its answer and the record of it on flash."""
 import os
 
 from crash import run

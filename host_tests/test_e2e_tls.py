@@ -20,10 +20,12 @@ def _openssl(*args):
     subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=30)
 
 
-def _ca(d, name):
+def _ca(d, name, cn):
+    # Short file names: ca_cert_file holds at most 64 characters, and a test
+    # worker's temporary folder alone can take most of them.
     key, pem = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
     _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-             "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + name,
+             "-keyout", key, "-out", pem, "-days", "2", "-subj", "/CN=" + cn,
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     return key, pem
@@ -34,8 +36,8 @@ def certs(tmp_path_factory):
     if not shutil.which("openssl"):
         pytest.skip("openssl not available to make test certificates")
     d = str(tmp_path_factory.mktemp("certs"))
-    ca_key, ca = _ca(d, "Charger Test CA")
-    _other_key, other = _ca(d, "Other CA")
+    ca_key, ca = _ca(d, "ca", "Charger Test CA")
+    _other_key, other = _ca(d, "other", "Other CA")
     srv_key, csr, srv = (os.path.join(d, n) for n in ("srv.key", "srv.csr", "srv.pem"))
     _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
              "-keyout", srv_key, "-out", csr, "-subj", "/CN=127.0.0.1")

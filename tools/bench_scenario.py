@@ -45,6 +45,11 @@ from csms import CentralSystem, CallErrorReply  # noqa: E402
 CP = "bench-1"
 FULL = {"sessions": 3, "charge_s": 5, "offline_s": 4, "calls": 200, "idle_s": 20,
         "plain": True, "reps": 20}
+# On the emulated chip, the same, plus the inbound frames timed on the wire and
+# the safety repetitions under a burst of large frames. Its receive buffer is
+# 12 KiB there, so that a 10 KB frame is handled rather than refused.
+FRAME_SIZES = (200, 2000, 8000, 10000)
+CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=("rx_buf=12288",))
 SMOKE = {"sessions": 1, "charge_s": 1.5, "offline_s": 1, "calls": 6, "idle_s": 2,
          "plain": True, "reps": 2}
 # The bisection's variant: the same kinds of work, shorter and without the idle
@@ -63,17 +68,19 @@ class BenchCharger(Charger):
     so the start time is the interpreter's), with the probe on."""
     failure = Failed
 
-    def __init__(self, runtime, url, data, mpy_dir=None, heap=None, entry=None, probe=True):
+    def __init__(self, runtime, url, data, mpy_dir=None, heap=None, entry=None, probe=True,
+                 board=()):
         Charger.__init__(self, runtime, url, data, CP, 1, heap)
         self.mpy_dir = mpy_dir
         self.entry = entry
         self.probe = probe
+        self.board = board
         self.t_start = None
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
         cmd, env = sim.command(self.runtime, self.data_dir, self.csms_url, self.ident, 1,
-                               self.port, self.heap, self.probe, self.mpy_dir)
+                               self.port, self.heap, self.probe, self.mpy_dir, board=self.board)
         if self.entry:
             i = [j for j, a in enumerate(cmd) if a.endswith("start.py")][0]
             cmd[i] = self.entry
@@ -148,6 +155,90 @@ def _cs_calls(srv, n):
         if action == "GetConfiguration" and not ans.get("configurationKey"):
             raise Failed("GetConfiguration answered without keys: %s" % ans)
     return rtts
+
+
+def frame_payload(kind, size):
+    """(action, payload) whose CALL frame is `size` bytes long: "flat" is one long
+    string (DataTransfer, answered UnknownVendorId), "structured" a schedule of many
+    periods (SetChargingProfile, Rejected for its stack level after the whole
+    frame was checked), the costlier kind for a JSON check."""
+    head = len('[2,"%s",' % ("x" * 36))
+    if kind == "flat":
+        base = {"vendorId": "org.bench", "messageId": "frame", "data": ""}
+        fill = size - head - len(json.dumps(["DataTransfer", base], separators=(",", ":"))) + 1
+        base["data"] = "x" * max(0, fill)
+        return "DataTransfer", base
+    periods = []
+    payload = {"connectorId": 0, "csChargingProfiles": {
+        "chargingProfileId": 900, "stackLevel": 99, "chargingProfilePurpose": "TxDefaultProfile",
+        "chargingProfileKind": "Absolute", "chargingSchedule": {
+            "chargingRateUnit": "A", "startSchedule": "2026-01-01T00:00:00Z",
+            "chargingSchedulePeriod": periods}}}
+
+    def length():
+        return head + len(json.dumps(["SetChargingProfile", payload], separators=(",", ":"))) - 1
+    while True:
+        periods.append({"startPeriod": 60 * len(periods), "limit": 16.0, "numberPhases": 3})
+        if length() > size:
+            periods.pop()
+            break
+    if not periods:
+        periods.append({"startPeriod": 0, "limit": 16.0})
+    return "SetChargingProfile", payload
+
+
+def _frames(ch, srv, sizes, res, reps=3):
+    """Each size and kind `reps` times: the chip's turnaround, from the last byte of
+    the CALL in its receive FIFO to its answer on the wire (emulated ms)."""
+    out = {}
+    for size in sizes:
+        for kind in ("structured", "flat"):
+            action, payload = frame_payload(kind, size)
+            n = len(json.dumps([2, "x" * 36, action, payload], separators=(",", ":")))
+            got = []
+            for _ in range(reps):
+                try:
+                    srv.call(CP, action, payload, timeout=30)
+                except CallErrorReply as e:
+                    raise Failed("a %d-byte %s frame got CALLERROR %s %s"
+                                 % (size, kind, e.code, e.description))
+                turns = ch.do("stats").get("turns") or []
+                # The CALL as the central system wrote it, plus its WebSocket header.
+                near = [t[1] for t in turns if n * 9 // 10 <= t[0] <= n + 64]
+                if not near:
+                    raise Failed("no turnaround of about %d bytes on the wire: %s" % (n, turns[-4:]))
+                got.append(near[-1])
+            out.setdefault(kind, {})[str(size)] = max(got)
+    res["frame_ms"] = out
+
+
+class _Burst:
+    """The central system sends 8 and 10 KB frames back to back, from a thread."""
+
+    def __init__(self, srv):
+        import threading
+        self.srv = srv
+        self.stop = threading.Event()
+        self.sent = 0
+        self.errors = []
+        self.frames = [frame_payload("flat", 8000), frame_payload("structured", 10000)]
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            action, payload = self.frames[self.sent % 2]
+            try:
+                self.srv.call(CP, action, payload, timeout=30)
+                self.sent += 1
+            except Exception as e:  # the burst must not hide the phase's own failure
+                self.errors.append(str(e))
+                time.sleep(0.2)
+
+    def end(self):
+        self.stop.set()
+        self.thread.join(40)
+        return {"frames": self.sent, "errors": self.errors[:3]}
 
 
 def _reactions(ch):
@@ -263,8 +354,17 @@ def _play(ch, srv, plan, res):
         w1, b1 = _writes(ch)
         res["flash_plain_tx"] = {"writes": w1 - w0, "bytes": b1 - b0, "meter_values": 0}
         t = phase("plain", t)
+    if plan.get("frames"):
+        _quiet(ch, "quiet before the frames")
+        _frames(ch, srv, plan["frames"], res)
+        t = phase("frames", t)
     if plan["reps"]:
-        _safety(ch, plan["reps"], res)
+        burst = _Burst(srv) if plan.get("burst") else None
+        try:
+            _safety(ch, plan["reps"], res)
+        finally:
+            if burst is not None:
+                res["burst"] = burst.end()
         _quiet(ch, "quiet after the safety repetitions")
         t = phase("safety", t)
     starts = _in_calls(srv, "StartTransaction")
@@ -333,7 +433,7 @@ def run(runtime, plan, mpy_dir=None, heap=None, entry=None, probe=True, keep_log
     srv = CentralSystem(port=0, max_records=200000)
     srv.start()
     ch = BenchCharger(runtime, srv.url, os.path.join(tmp, "flash"), mpy_dir, heap, entry,
-                      probe)
+                      probe, plan.get("board", ()))
     res = {"runtime": runtime, "heap_kb": heap, "mpy": bool(mpy_dir), "ok": False, "error": None,
            "phases": {}, "stall_max_after": {}}
     t0 = time.time()

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the firmware on the simulated board, as a charger on this PC.
 
-    python tools/sim.py [--runtime micropython|cpython] [--csms URL] [--id ID]
+    python tools/sim.py [--runtime micropython|cpython|rp2040] [--csms URL] [--id ID]
                         [--data DIR] [--connectors N] [--control PORT] [--heap KB]
 
 --data DIR is the board's flash: every persisted file lives there, so running
@@ -28,10 +28,11 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None, sets=(), ev=None):
+            probe=False, mpy_dir=None, sets=(), ev=None, board=()):
     """The command line and environment that start one firmware process."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
-    # board's) to run instead of the sources, as on a board.
+    # board's) to run instead of the sources, as on a board. board: options of
+    # the emulated chip's board driver, "name=json" (rp2040 only).
     if mpy_dir:
         paths = [mpy_dir, os.path.join(mpy_dir, "lib"), os.path.join(mpy_dir, "board")]
     else:
@@ -63,12 +64,43 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
         return [sys.executable, start] + args, env
-    raise SystemExit("--runtime must be micropython or cpython")
+    if runtime == "rp2040":
+        # The real rp2 port in an emulated RP2040 (tools/chip/): the image is
+        # built with the firmware frozen in; --heap does not apply (the chip's
+        # heap is what the port leaves), nor do .mpy trees or more connectors.
+        if connectors != 1:
+            raise SystemExit("--runtime rp2040 has one connector, as the board")
+        cmd = [sys.executable, os.path.join(ROOT, "tools", "chip", "host.py"),
+               "--image", chip_image(), "--data", data, "--control", str(control)]
+        if csms:
+            cmd += ["--csms", csms]
+        if ident:
+            cmd += ["--id", ident]
+        if probe:
+            cmd += ["--probe"]
+        for kv in sets:
+            cmd += ["--set", kv]
+        if ev:
+            cmd += ["--ev", ev]
+        for kv in board:
+            cmd += ["--board", kv]
+        return cmd, dict(os.environ)
+    raise SystemExit("--runtime must be micropython, cpython or rp2040")
+
+
+def chip_image():
+    """The emulator image (firmware.bin), built on first use; CHIP_IMAGE in the
+    environment names another one (an image built by hand, for a bisection)."""
+    if os.environ.get("CHIP_IMAGE"):
+        return os.environ["CHIP_IMAGE"]
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import firmware
+    return firmware.build("rp2040-emu")["bin"]
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython"))
+    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython", "rp2040"))
     ap.add_argument("--csms", default="ws://127.0.0.1:9000", help="central system URL")
     ap.add_argument("--id", default="sim-1", help="charge point identity")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "sim-1"),

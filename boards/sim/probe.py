@@ -1,6 +1,7 @@
-# Measurements for the benchmarks, on the simulated board only: a probe task
-# that asks to wake every 5 ms and records how late it wakes (the event-loop
-# stall), and the peak of the MicroPython heap in use, sampled at each wake.
+# Measurements for the benchmarks, on the simulated board and the emulated chip:
+# a probe task that asks to wake every 5 ms and records how late it wakes (the
+# event-loop stall), and the peak of the MicroPython heap in use and the least
+# heap free, sampled at each wake.
 import gc
 from compat import ticks_ms, ticks_diff, sleep_ms
 
@@ -9,11 +10,19 @@ _BINS = 1000    # lateness histogram, 1 ms bins; later than that goes in the las
 
 
 class Probe:
-    def __init__(self):
+    def __init__(self, collect_ms=0):
+        # collect_ms: collect the garbage this often and keep the least heap free
+        # after a collection (the live data's complement); without it, free_min
+        # is only the low point before the collector ran, which says little.
         self.hist = [0] * _BINS
         self.count = 0
         self.max_ms = 0
         self.mem_peak = 0
+        self.collect_ms = collect_ms
+        if collect_ms:
+            gc.collect()
+        self.free_first = self.free()   # free heap when the probe started (after boot)
+        self.free_min = self.free_first
         self.running = False
 
     def mem(self):
@@ -22,8 +31,15 @@ class Probe:
         except AttributeError:
             return None
 
+    def free(self):
+        try:
+            return gc.mem_free()
+        except AttributeError:
+            return None
+
     async def run(self):
         self.running = True
+        last = ticks_ms()
         while True:
             t = ticks_ms()
             await sleep_ms(PERIOD_MS)
@@ -37,6 +53,14 @@ class Probe:
             m = self.mem()
             if m is not None and m > self.mem_peak:
                 self.mem_peak = m
+            if self.collect_ms and ticks_diff(ticks_ms(), last) >= self.collect_ms:
+                gc.collect()
+                last = ticks_ms()
+            elif self.collect_ms:
+                continue
+            f = self.free()
+            if f is not None and f < self.free_min:
+                self.free_min = f
 
     def p99(self):
         want = self.count * 99 // 100
@@ -49,7 +73,8 @@ class Probe:
 
     def stats(self):
         return {"samples": self.count, "stall_max_ms": self.max_ms, "stall_p99_ms": self.p99(),
-                "mem_alloc": self.mem(), "mem_peak": self.mem_peak}
+                "mem_alloc": self.mem(), "mem_peak": self.mem_peak,
+                "mem_free_boot": self.free_first, "mem_free_min": self.free_min}
 
     def clear(self):
         for i in range(_BINS):
@@ -57,3 +82,4 @@ class Probe:
         self.count = 0
         self.max_ms = 0
         self.mem_peak = 0
+        self.free_min = self.free()

@@ -295,9 +295,11 @@ class Pl011 extends UART_BASE_CLASS {
     }
     if (this.txFifo.length) this.txAlarm.schedule(this.byteNs());
   }
-  // Host side: queue bytes for the wire.
-  send(bytes) {
+  // Host side: queue bytes for the wire; then() runs when the last of them is
+  // in the receive FIFO.
+  send(bytes, then) {
     for (const b of bytes) this.pending.push(b);
+    if (then) this.pending.push(then);
     this.kick();
   }
   kick() {
@@ -310,6 +312,7 @@ class Pl011 extends UART_BASE_CLASS {
     this.rxBusy = false;
     if (this.rxFifo.length >= 32) return;  // held back, as with flow control
     this.rxFifo.push(this.pending.shift());
+    while (typeof this.pending[0] === 'function') this.pending.shift()();
     if (this.rxFifo.length >= this.rxLevel()) this.ris |= 1 << 4;
     this.rtAlarm.schedule(this.byteNs() * 32 / 10);
     this.update();
@@ -382,14 +385,28 @@ const channels = new Map();
 let linkUp = true;
 let rxState = { hdr: [], need: 0, type: 0, chan: 0, body: null };
 
-function frame(type, chan, payload) {
+function frame(type, chan, payload, then) {
   const p = payload || Buffer.alloc(0);
   const out = Buffer.alloc(4 + p.length);
   out[0] = type.charCodeAt(0);
   out[1] = chan;
   out.writeUInt16BE(p.length, 2);
   p.copy(out, 4);
-  wire.send(out);
+  wire.send(out, then);
+}
+
+// Turnarounds for the benchmark: per connection, from the last byte the host
+// handed in (in the chip's receive FIFO) to the end of the chip's first data
+// frame after it: "last byte in, answer out" for a request and its answer.
+function turnIn(ch, n) {
+  ch.inBytes += n;
+  return () => { ch.lastInNs = clock.nanos; };
+}
+
+function turnOut(ch) {
+  if (!ch.inBytes) return;
+  emit({ ev: 'turn', port: ch.port, in: ch.inBytes, ms: (clock.nanos - ch.lastInNs) / 1e6 });
+  ch.inBytes = 0;
 }
 
 function onWireByte(b) {
@@ -426,7 +443,10 @@ function onFrame(type, chan, body) {
     }
     case 'D': {
       const ch = channels.get(chan);
-      if (ch && ch.sock && !ch.closed) ch.sock.write(body);
+      if (ch && ch.sock && !ch.closed) {
+        turnOut(ch);
+        ch.sock.write(body);
+      }
       return;
     }
     case 'X': {
@@ -445,7 +465,10 @@ function openChannel(chan, addr) {
   const i = addr.lastIndexOf(':');
   const host = addr.slice(0, i);
   const port = parseInt(addr.slice(i + 1), 10);
-  const ch = { chan, port, queue: [], queued: 0, want: 0, ended: false, closed: false, sock: null };
+  const ch = {
+    chan, port, queue: [], queued: 0, want: 0, ended: false, closed: false, sock: null,
+    inBytes: 0, lastInNs: 0,
+  };
   channels.set(chan, ch);
   if (!linkUp && port !== hostPort) {
     channels.delete(chan);
@@ -493,7 +516,7 @@ function deliver(ch) {
     ch.queued -= n;
     ch.want = 0;
     if (ch.sock && ch.queued < 16384) ch.sock.resume();
-    frame('D', ch.chan, Buffer.concat(out));
+    frame('D', ch.chan, Buffer.concat(out), turnIn(ch, n));
     return;
   }
   if (ch.ended) {

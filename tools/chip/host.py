@@ -5,7 +5,7 @@ JSON-lines control channel as the simulated board (README, "Control channel").
 
     python tools/chip/host.py --image firmware.bin --data DIR [--csms URL] [--id ID]
                               [--control PORT] [--set key=value ...] [--probe] [--ev B|C]
-                              [--flash-timing typical|none]
+                              [--board option=json ...] [--flash-timing typical|none]
 
 tools/sim.py --runtime rp2040 builds the image and starts this. DIR/flash.bin
 is the chip's flash (the littlefs region), kept between runs. The EV, the
@@ -204,6 +204,7 @@ class Chip:
         self.inner.listen(4)
         self.cut = False
         self.clock = None           # the last time report: emulated and host ms, busy share
+        self.turns = []             # [bytes in, ms to the answer] of the last requests
         threading.Thread(target=self._accept, daemon=True).start()
 
     def args(self):
@@ -215,9 +216,12 @@ class Chip:
         for kv in self.a.set:
             k, _, v = kv.partition("=")
             settings[k] = v
+        board = {"has_feedback": True, "has_lock": True}
+        for kv in self.a.board:
+            k, _, v = kv.partition("=")
+            board[k] = json.loads(v)
         return {"settings": settings, "control": self.inner.getsockname()[1],
-                "probe": bool(self.a.probe),
-                "board": {"has_feedback": True, "has_lock": True}}
+                "probe": bool(self.a.probe), "board": board}
 
     def start(self):
         node_modules()
@@ -257,8 +261,14 @@ class Chip:
             except ValueError:
                 continue
             with self.lock:
-                if e.get("ev") == "t":
+                kind = e.get("ev")
+                if kind == "t":
                     self.clock = e
+                elif kind == "turn":
+                    if e["port"] != self.inner.getsockname()[1]:
+                        self.turns.append([e["in"], round(e["ms"], 3)])
+                        del self.turns[:-64]
+                    continue
                 self.side.on_event(e)
 
     def _console(self, out):
@@ -313,6 +323,7 @@ class Chip:
                     ans["reactions_ms"] = [list(self.side.reactions)]
                     ans["emulated_ms"] = round(self.side.t_ms)
                     ans["chip_clock"] = self.clock
+                    ans["turns"] = list(self.turns)
             return ans
         with self.lock:
             if req.get("connector", 1) != 1:
@@ -383,6 +394,8 @@ def main(argv=None):
     ap.add_argument("--id", default=None)
     ap.add_argument("--control", type=int, default=0)
     ap.add_argument("--set", action="append", default=[])
+    ap.add_argument("--board", action="append", default=[], metavar="OPTION=JSON",
+                    help="a board option (boards/README.md), e.g. --board rx_buf=12288")
     ap.add_argument("--probe", action="store_true")
     ap.add_argument("--ev", choices=("B", "C"), default=None)
     ap.add_argument("--flash-timing", default="typical", choices=("typical", "none"))

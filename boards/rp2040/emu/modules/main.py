@@ -25,7 +25,7 @@ def _on_start(app, b):
     probe = None
     if args.get("probe"):
         from probe import Probe
-        probe = Probe()
+        probe = Probe(collect_ms=1000)
         asyncio.create_task(probe.run())
     if args.get("control"):
         asyncio.create_task(control.dial(args["control"], b, app, probe))
