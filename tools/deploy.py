@@ -138,6 +138,10 @@ def plan_sources(board, source=False, frozen=False):
     return out
 
 
+# The native emitter of each board's MicroPython, for mpy-cross -march.
+ARCH = {"esp32": "xtensawin", "rp2040": "armv6m"}
+
+
 def build(board, build_dir, mpy_cross, source=False, frozen=False):
     """Compile into build_dir; {board path: local file}."""
     plan = plan_sources(board, source, frozen)
@@ -154,7 +158,8 @@ def build(board, build_dir, mpy_cross, source=False, frozen=False):
         files[dest] = out
         if comp:
             name = dest[:-4] + ".py"
-            jobs.append([mpy_cross, "-o", out, "-s", name, src])
+            # Machine code (lib/jsonscan.py) is compiled for the board's CPU.
+            jobs.append([mpy_cross, "-march=" + ARCH[board], "-o", out, "-s", name, src])
         else:
             shutil.copyfile(src, out)
 

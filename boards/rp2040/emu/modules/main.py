@@ -13,6 +13,16 @@ import board
 import setup
 
 args = json.loads(socket.bridge().hello())
+if args.get("exec"):
+    # tools/chip/run.py: run a script on the chip instead of the charger.
+    try:
+        exec(args["exec"], {"__name__": "__main__"})
+    except Exception as e:
+        import sys
+        sys.print_exception(e)
+    print("\x04chip: done")
+    while True:
+        pass
 setup.board(**args.get("board", {}))
 pairs = list(args.get("settings", {}).items())
 if pairs:
