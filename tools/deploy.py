@@ -91,6 +91,18 @@ def board_mpy(v):
     return v & 0xff, (v >> 8) & 3
 
 
+# sys.implementation._mpy bits 10 and up: the native code the board runs, as
+# mpy-cross -march names it (py/persistentcode.h).
+_ARCHS = (None, "x86", "x64", "armv6", "armv6m", "armv7m", "armv7em", "armv7emsp",
+          "armv7emdp", "xtensa", "xtensawin", "rv32imc", "rv64imc")
+
+
+def board_arch(v):
+    """sys.implementation._mpy -> the -march name of the board's CPU, or None."""
+    i = (v >> 10) & 0x3f if v >= 0 else 0
+    return _ARCHS[i] if i < len(_ARCHS) else None
+
+
 def compat_error(probe, cross):
     """None when the board loads what mpy-cross makes, else the one line why not."""
     ver, want = cross
@@ -138,11 +150,12 @@ def plan_sources(board, source=False, frozen=False):
     return out
 
 
-# The native emitter of each board's MicroPython, for mpy-cross -march.
+# The native emitter of each board's MicroPython, for mpy-cross -march when no
+# board says its own (sys.implementation._mpy), as in a build without one.
 ARCH = {"esp32": "xtensawin", "rp2040": "armv6m"}
 
 
-def build(board, build_dir, mpy_cross, source=False, frozen=False):
+def build(board, build_dir, mpy_cross, source=False, frozen=False, arch=None):
     """Compile into build_dir; {board path: local file}."""
     plan = plan_sources(board, source, frozen)
     os.makedirs(build_dir, exist_ok=True)
@@ -159,7 +172,8 @@ def build(board, build_dir, mpy_cross, source=False, frozen=False):
         if comp:
             name = dest[:-4] + ".py"
             # Machine code (lib/jsonscan.py) is compiled for the board's CPU.
-            jobs.append([mpy_cross, "-march=" + ARCH[board], "-o", out, "-s", name, src])
+            jobs.append([mpy_cross, "-march=" + (arch or ARCH[board]), "-o", out, "-s", name,
+                         src])
         else:
             shutil.copyfile(src, out)
 
@@ -319,12 +333,17 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
     out("board: MicroPython %s (.mpy v%d.%d) on %s at %s%s" % (
         info["version"], board_mpy(info["mpy"])[0], board_mpy(info["mpy"])[1], info["platform"],
         port, " (virtual board)" if b.virtual else ""))
+    arch = board_arch(info["mpy"])
     if not source and not frozen:
         why = compat_error(info, cross)
         if why:
             raise DeployError("refused: " + why)
+        if arch is None:
+            raise DeployError("refused: the board's MicroPython %s runs no native code, which "
+                              "the firmware's JSON check and WebSocket need; flash a release "
+                              "image for the board" % info["version"])
     build_dir = build_dir or os.path.join(ROOT, "build", board_name)
-    files = build(board_name, build_dir, mpy_cross, source, frozen)
+    files = build(board_name, build_dir, mpy_cross, source, frozen, arch)
     want = dict((p, sha256_file(f)) for p, f in files.items())
     out("build: %d files for %s (%s) in %s" % (len(files), board_name,
         "frozen image" if frozen else ("source" if source else ".mpy"),
