@@ -5,6 +5,12 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+# tools/firmware.py (the image builder) has the firmware package's name, and the
+# tests put tools/ in front of the path: the package is imported first, so that
+# `import firmware` means it in this process; tests load the tool by its path.
+sys.path.insert(0, ROOT)
+import firmware  # noqa: E402,F401
+assert hasattr(firmware, "__path__"), firmware
 for p in (HERE, os.path.join(ROOT, "tools")):
     if p not in sys.path:
         sys.path.insert(0, p)
