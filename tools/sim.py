@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the firmware on the simulated board, as a charger on this PC.
 
-    python tools/sim.py [--runtime micropython|cpython] [--csms URL] [--id ID]
+    python tools/sim.py [--runtime micropython|cpython|twin] [--csms URL] [--id ID]
                         [--data DIR] [--connectors N] [--control PORT] [--heap KB]
 
 --data DIR is the board's flash: every persisted file lives there, so running
@@ -9,15 +9,64 @@ again with the same DIR is a reboot. --control PORT opens the JSON-lines control
 channel on 127.0.0.1 (see README). The firmware process is restarted on the same
 DIR when it resets itself (OCPP Reset); a power cut ends this launcher too, with
 the exit status of the killed process.
+
+--runtime twin runs the "32-bit twin" (tools/firmware.py twin, built first when
+anything it is made of changed): the unix port for i386 with the firmware and
+this board frozen in, started as `micropython -m start`, nothing of the source
+tree on its import path. Its sys.path starts with "" (the working directory), so
+it runs in an empty folder: a folder named like a frozen module (firmware/, as in
+this repository's root) would be imported instead.
 """
 import argparse
+import importlib.util
 import os
 import signal
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 RESET_EXIT = 3
+RUNTIMES = ("micropython", "cpython", "twin")
+
+
+def firmware_tool():
+    """tools/firmware.py, loaded by its path: the name `firmware` belongs to the
+    firmware package in a process that imports both (pytest's)."""
+    mod = sys.modules.get("firmware_tool")
+    if mod is None:
+        spec = importlib.util.spec_from_file_location("firmware_tool",
+                                                      os.path.join(HERE, "firmware.py"))
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules["firmware_tool"] = mod
+        spec.loader.exec_module(mod)
+    return mod
+
+
+def twin_exe():
+    return firmware_tool().outputs("twin")["micropython"]
+
+
+def prepare(runtime, say=None):
+    """Before command(): the twin is built, or rebuilt when its sources changed."""
+    if runtime == "twin":
+        tool = firmware_tool()
+        try:
+            tool.build("twin", say=say)
+        except tool.FirmwareError as e:
+            raise SystemExit("sim: cannot build the twin: %s" % e)
+
+
+def workdir(runtime):
+    """The working directory a firmware process of `runtime` needs (None: any)."""
+    if runtime != "twin":
+        return None
+    d = os.path.join(os.path.dirname(twin_exe()), "run")
+    os.makedirs(d, exist_ok=True)
+    if os.listdir(d):
+        raise SystemExit("sim: %s must stay empty (the twin imports from it ahead of its "
+                         "frozen modules): remove what is in it" % d)
+    return d
 
 
 def micropython_exe():
@@ -28,8 +77,9 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None, sets=(), ev=None):
-    """The command line and environment that start one firmware process."""
+            probe=False, mpy_dir=None, sets=(), ev=None, entry=None):
+    """The command line and environment that start one firmware process (run it
+    in workdir(runtime)). entry: a script to run instead of start.py."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
     # board's) to run instead of the sources, as on a board.
     if mpy_dir:
@@ -41,7 +91,10 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         # The entry script's folder comes first on the path: it must be the
         # precompiled tree's, or the sources would be imported instead.
         start = os.path.join(mpy_dir, "board", "start.py")
-    args = ["--data", data, "--connectors", str(connectors), "--control", str(control)]
+    if entry:
+        start = entry
+    args = ["--data", os.path.abspath(data), "--connectors", str(connectors),
+            "--control", str(control)]
     if csms:
         args += ["--csms", csms]
     if ident:
@@ -63,12 +116,20 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
         return [sys.executable, start] + args, env
-    raise SystemExit("--runtime must be micropython or cpython")
+    if runtime == "twin":
+        # The frozen modules only: the firmware as a board runs it.
+        env["MICROPYPATH"] = ".frozen"
+        cmd = [twin_exe()]
+        if heap:
+            cmd += ["-X", "heapsize=%dK" % heap]
+        return cmd + ([entry] if entry else ["-m", "start"]) + args, env
+    raise SystemExit("--runtime must be one of %s" % ", ".join(RUNTIMES))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython"))
+    ap.add_argument("--runtime", default="micropython", choices=RUNTIMES,
+                    help="twin: the 32-bit unix port with the firmware frozen in")
     ap.add_argument("--csms", default="ws://127.0.0.1:9000", help="central system URL")
     ap.add_argument("--id", default="sim-1", help="charge point identity")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "sim-1"),
@@ -89,6 +150,8 @@ def main(argv=None):
     if not 1 <= a.connectors <= 8:
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
+    prepare(a.runtime, say=lambda s: print("sim:" + s, flush=True))
+    cwd = workdir(a.runtime)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
                        a.probe, a.mpy, a.set, a.ev)
     child = None
@@ -99,7 +162,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     while True:
-        child = subprocess.Popen(cmd, env=env)
+        child = subprocess.Popen(cmd, env=env, cwd=cwd)
         rc = child.wait()
         if rc == RESET_EXIT:
             print("sim: firmware reset; restarting on the same data directory", flush=True)
