@@ -234,6 +234,14 @@ def test_frozen_deploy_removes_earlier_deploys(vb, tmp_path, monkeypatch):
     with open(os.path.join(vb.root, "deploy.json")) as f:
         assert json.load(f) == {"board": "rp2040", "mode": "frozen", "files": []}
 
+    # Files copied onto such an image would run mixed with the frozen ones.
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.deploy("rp2040", vb.port, build_dir=str(tmp_path / "b3"), out=lines.append)
+    assert str(e.value) == ("refused: the board's MicroPython image has the firmware frozen "
+                            "in, ahead of copied files: flash a new image (make firmware "
+                            "BOARD=rp2040), or flash plain MicroPython to deploy files")
+    assert sorted(tree(vb.root)) == ["deploy.json", "lib/userlib.py"]
+
     # A /main.py that is not ours stays, with a warning: it never runs.
     with open(os.path.join(vb.root, "main.py"), "w") as f:
         f.write("print('mine')\n")

@@ -5,10 +5,12 @@
 
 (`make deploy BOARD=esp32 PORT=/dev/ttyUSB0`.) Steps, each one line of output:
 
-1. board   ask the board for its MicroPython version and the .mpy version it
-           loads (sys.implementation._mpy); refuse in one line when it is not
-           the one this mpy-cross emits (`mpy-cross --version`), before
-           anything is copied.
+1. board   ask the board for its MicroPython version, the .mpy version it
+           loads (sys.implementation._mpy) and its frozen modules; refuse in
+           one line when it is not the .mpy version this mpy-cross emits
+           (`mpy-cross --version`), or when the image has the firmware frozen
+           in (copied files would run mixed with frozen ones), before anything
+           is copied.
 2. build   compile firmware/ and lib/ with mpy-cross into build/<board>/ (the
            layout of the board's flash), plus the board driver, the `setup`
            module and main.py. --source takes the .py files instead (for
@@ -221,7 +223,8 @@ def frozen_missing(help_modules):
 
 _PROBE = ("import sys, os\n"
           "print('P', sys.platform, '.'.join([str(x) for x in sys.implementation.version[:3]]), "
-          "getattr(sys.implementation, '_mpy', -1), os.getcwd())\n")
+          "getattr(sys.implementation, '_mpy', -1), os.getcwd())\n"
+          "help('modules')\n")
 
 
 class Board:
@@ -262,7 +265,8 @@ class Board:
             w = line.split()
             if len(w) >= 4 and w[0] == "P":
                 self.info = {"platform": w[1], "version": w[2], "mpy": int(w[3]),
-                             "cwd": w[4] if len(w) > 4 else "/"}
+                             "cwd": w[4] if len(w) > 4 else "/",
+                             "modules": out.split(line, 1)[1]}
                 break
         else:
             raise DeployError("the board on %s answered %r instead of its version"
@@ -328,13 +332,19 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
     out("board: MicroPython %s (.mpy v%d.%d) on %s at %s%s" % (
         info["version"], board_mpy(info["mpy"])[0], board_mpy(info["mpy"])[1], info["platform"],
         port, " (virtual board)" if b.virtual else ""))
+    missing = frozen_missing(info["modules"])
+    if not frozen and "firmware/main" not in missing:
+        # A frozen main.py, /lib's modules and the driver run from flash ahead of
+        # copied ones, while /firmware shadows the frozen package: a mixture.
+        raise DeployError("refused: the board's MicroPython image has the firmware frozen in, "
+                          "ahead of copied files: flash a new image (make firmware BOARD=%s), "
+                          "or flash plain MicroPython to deploy files" % board_name)
     if not source and not frozen:
         why = compat_error(info, cross)
         if why:
             raise DeployError("refused: " + why)
     build_dir = build_dir or os.path.join(ROOT, "build", board_name)
     if frozen:
-        missing = frozen_missing(b.exec("help('modules')"))
         if missing:
             raise DeployError("the board's MicroPython image has no frozen %s: flash an image "
                               "built with boards/%s/manifest.py (make firmware BOARD=%s), or "
