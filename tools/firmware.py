@@ -510,17 +510,17 @@ def report(target):
         start, end = gc_heap(out["elf"])
         info["gc_heap_bytes"] = end - start
         info["fs_bytes"] = _storage_bytes(t["board"])
+        lines.append("  flash: %s (copy it onto the RPI-RP2 drive)" % _rel(out["uf2"]))
         room = FLASH_BYTES - info["fs_bytes"] if info["fs_bytes"] else None
-        lines.append("  image: %s, %s bytes%s" % (
-            _rel(out["uf2"]), format(info["image_bytes"], ","),
-            " of the %d KB the 2 MB flash leaves beside its %d KB filesystem (%d KB free)" % (
-                room // 1024, info["fs_bytes"] // 1024, (room - info["uf2_flash_bytes"]) // 1024)
+        lines.append("  image: %s bytes%s" % (format(info["image_bytes"], ","), (
+            ", %d KB free of the %d KB the 2 MB flash keeps beside its %d KB filesystem" % (
+                (room - info["uf2_flash_bytes"]) // 1024, room // 1024, info["fs_bytes"] // 1024))
             if room else ""))
         lines.append("  GC heap: %s bytes (__GcHeapStart 0x%08x to __GcHeapEnd 0x%08x)"
                       % (format(info["gc_heap_bytes"], ","), start, end))
     else:
         info["image_bytes"] = os.path.getsize(out["micropython"])
-        lines.append("  image: %s, %s bytes (i386, sys.maxsize 2**31-1)" % (
+        lines.append("  image: %s, %s bytes (i386)" % (
             _rel(out["micropython"]), format(info["image_bytes"], ",")))
         lines.append("  GC heap: 1024 KB unless -X heapsize=NK says otherwise "
                      "(tools/sim.py --runtime twin --heap KB)")
