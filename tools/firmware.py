@@ -25,7 +25,8 @@ under `nice -n 19` with -j2. Needs make, gcc, cmake, arm-none-eabi-gcc with newl
 
 Python API (tools/ on sys.path):
     import firmware
-    ok, why = firmware.available("twin")     # (False, "one line why") when it cannot build
+    ok, why = firmware.available("twin")     # (False, "one line why") when it cannot build;
+                                             # available(): every target but esp32
     paths = firmware.build("rp2040-emu")     # {"uf2": ..., "elf": ..., "bin": ...}
     firmware.build("twin")["micropython"]
     firmware.report("rp2040")                # image and GC heap sizes, as printed
@@ -169,15 +170,18 @@ def _compilers_missing(target):
     return None
 
 
-def available(target="twin"):
-    """(True, "") when `target` can be built here, else (False, one line why)."""
+def available(target=None):
+    """(True, "") when `target` (None: every target but esp32) can be built here,
+    else (False, one line why)."""
     try:
-        t = _target(target)
+        targets = [target] if target else [n for n in TARGETS if n != "esp32"]
+        if target and _target(target)["port"] == "esp32":
+            return False, _esp32_reason()
     except FirmwareError as e:
         return False, str(e)
-    if t["port"] == "esp32":
-        return False, _esp32_reason()
-    why = _sources_missing() or _compilers_missing(target)
+    why = _sources_missing()
+    for name in targets:
+        why = why or _compilers_missing(name)
     return (False, why) if why else (True, "")
 
 
@@ -315,6 +319,11 @@ def _unpack(log):
         _write(_stamp(name), want)
         done.append(name)
     if done:
+        # Unpacked files keep the archive's times, which can be older than what
+        # was built from the sources they replace: make would keep the old build.
+        for name in TARGETS:
+            shutil.rmtree(_port_build_dir(name), ignore_errors=True)
+        shutil.rmtree(PICOTOOL, ignore_errors=True)
         log.say("  sources: unpacked %d archive(s) in %.0f s" % (len(done), time.time() - t0))
 
 
@@ -530,10 +539,11 @@ def report(target):
 # -- ESP32 --------------------------------------------------------------------
 
 def _esp32_reason():
+    todo = "run the commands `make firmware BOARD=esp32` prints"
     if shutil.which("idf.py"):
-        return "esp32: this tool does not drive ESP-IDF builds: run the commands above"
-    return ("esp32: no ESP-IDF here (idf.py is not on PATH): run the commands above where "
-            "ESP-IDF v5.5.1 is installed")
+        return "esp32: this tool does not drive ESP-IDF builds: %s" % todo
+    return ("esp32: no ESP-IDF here (idf.py is not on PATH): on a machine with ESP-IDF v5.5.1, "
+            "%s" % todo)
 
 
 def esp32_commands():

@@ -150,7 +150,7 @@ def main(argv=None):
     if not 1 <= a.connectors <= 8:
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
-    prepare(a.runtime, say=lambda s: print("sim:" + s, flush=True))
+    prepare(a.runtime, say=lambda s: print("sim: " + s.strip(), flush=True))
     cwd = workdir(a.runtime)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
                        a.probe, a.mpy, a.set, a.ev)
