@@ -195,13 +195,13 @@ class _Log:
         self.say = say or (lambda s: None)
         self.verbose = verbose
 
-    def run(self, cmd, logfile, env=None, cwd=None, what="make"):
+    def run(self, cmd, logfile, env=None, what="make"):
         env = _build_env(env)
         os.makedirs(os.path.dirname(logfile), exist_ok=True)
         with open(logfile, "ab") as out:
             out.write(("\n$ %s\n" % " ".join(cmd)).encode())
             out.flush()
-            p = subprocess.run(cmd, env=env, cwd=cwd, stdin=subprocess.DEVNULL,
+            p = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL,
                                stdout=None if self.verbose else out,
                                stderr=None if self.verbose else subprocess.STDOUT)
         if p.returncode != 0:
