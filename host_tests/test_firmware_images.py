@@ -2,6 +2,7 @@
 the pinned sources of ../shared/toolchain (the first build of each takes a minute
 or two; later ones return at once). The 32-bit twin runs a charging session; the
 emulator's and the Pico W's images are checked as files."""
+import ast
 import fcntl
 import os
 import subprocess
@@ -194,6 +195,26 @@ def test_pico_w_image_fits_its_flash_beside_the_filesystem(pico_w):
               "firmware/net.py", "logfile.py"):
         assert n in names, n
     assert 200 * 1024 < info["gc_heap_bytes"] < 220 * 1024, lines
+
+
+# -- the tool's name -----------------------------------------------------------
+
+def test_no_script_in_tools_imports_the_firmware_package():
+    """A script run from tools/ has tools/ first on its path, where `firmware` is
+    tools/firmware.py: one that imports the package belongs elsewhere
+    (host_tests/mp/), as the benchmark's round-trip client does."""
+    bad = []
+    for f in sorted(os.listdir(os.path.join(ROOT, "tools"))):
+        if not f.endswith(".py"):
+            continue
+        with open(os.path.join(ROOT, "tools", f)) as fh:
+            tree = ast.parse(fh.read())
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            bad += ["%s:%d" % (f, node.lineno) for n in names
+                    if n == "firmware" or n.startswith("firmware.")]
+    assert bad == []
 
 
 # -- without a toolchain, and the ESP32 ----------------------------------------
