@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 BOARD ?= esp32
 
-.PHONY: run test bench soak fuzz deploy configure venv clean
+.PHONY: run test bench soak fuzz deploy configure firmware venv clean
 
 venv: $(STAMP)
 
@@ -33,6 +33,12 @@ deploy: $(STAMP)
 configure: $(STAMP)
 	@test -n "$(PORT)" || { echo 'usage: make configure PORT=/dev/ttyUSB0 ARGS="key=value ..."'; exit 2; }
 	@$(PY) tools/configure.py $(PORT) $(ARGS)
+
+# A MicroPython image with the firmware frozen in, from ../shared/toolchain
+# (tools/images.py; needs no .venv).
+firmware:
+	@test "$(origin BOARD)" != "file" || { echo 'usage: make firmware BOARD=rp2040|rp2040-emu|twin|esp32'; exit 2; }
+	@$(PYTHON) tools/images.py $(BOARD)
 
 bench: $(STAMP)
 	@$(PY) tools/bench.py $(ARGS)

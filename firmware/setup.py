@@ -1,7 +1,8 @@
-"""Set the charger up from the serial REPL, and start it (from /main.py).
+"""Set the charger up from the serial REPL, and start it (from main.py).
 
-On the board this is the top-level module `setup` (tools/deploy.py installs
-lib/setup.mpy: `from firmware.setup import *`). Ctrl-C stops the firmware and
+On the board this is the top-level module `setup`: frozen into the image
+(boards/common/manifest.py), or, copied by tools/deploy.py, lib/setup.mpy:
+`from firmware.setup import *`. Ctrl-C stops the firmware and
 gives the REPL; `import setup; setup.help()` lists the calls (_HELP below).
 Every value is checked by the configuration registry (the same rules as
 ChangeConfiguration) and saved atomically; each call prints one line per key,
@@ -9,7 +10,7 @@ ChangeConfiguration) and saved atomically; each call prints one line per key,
 changes all or none of them. Secrets are shown as <hidden>. Hardware and log
 options (setup.board, setup.logfile) are kept in the store file "device".
 
-boot(board_module) is what /main.py runs: log file, board, Wi-Fi, application,
+boot(board_module) is what main.py (boards/main.py) runs: log file, board, Wi-Fi, application,
 until Ctrl-C or an error; then the hardware is left safe (contactors open, no
 PWM offer) and the REPL is free. It never resets the board, so a bad setting
 cannot cause a boot loop. That part is firmware/setup_boot.py, which holds the
@@ -365,7 +366,7 @@ def reset(everything=False):
 # -- start (main.py) ----------------------------------------------------------
 
 def boot(board_mod, on_start=None):
-    """What /main.py runs: firmware/setup_boot.py, loaded only now.
+    """What main.py runs: firmware/setup_boot.py, loaded only now.
     on_start(app, board), if given, is called once the application exists and
     before it runs (the emulated chip's test channel uses it)."""
     from firmware import setup_boot

@@ -1,4 +1,4 @@
-"""Start the charger and stop it safely: setup.boot(board_module), what /main.py
+"""Start the charger and stop it safely: setup.boot(board_module), what main.py
 runs, is boot() here. Log file, board, Wi-Fi, application, until Ctrl-C or an
 error; then the hardware is left safe (contactors open, no PWM offer) and the
 REPL is free. It never resets the board, so a bad setting cannot cause a boot

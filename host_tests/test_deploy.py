@@ -2,6 +2,7 @@
 board (the MicroPython unix port on a pseudo-terminal, driven by mpremote),
 which then boots the deployed firmware."""
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -186,17 +187,66 @@ def test_source_deploy_replaces_mpy_and_boots(vb, tmp_path):
     assert vb.alive()
 
 
-def test_frozen_deploy_installs_main_only_and_checks_the_image(vb, tmp_path):
+def test_frozen_deploy_is_refused_before_any_change_without_the_frozen_firmware(vb, tmp_path):
     r = run_deploy(vb.port, "--board", "esp32", build=tmp_path / "b1")
     assert r.returncode == 0, r.stdout + r.stderr
+    before = tree(vb.root)
     r = run_deploy(vb.port, "--board", "esp32", "--frozen", build=tmp_path / "b2")
-    # Earlier files go (a /firmware folder would shadow the frozen package);
-    # this image has nothing frozen, which is said in one line.
-    assert "build: 1 files for esp32 (frozen image)" in r.stdout, r.stdout
+    # The unix port behind the virtual board has asyncio frozen, not the firmware.
     assert r.returncode == 1
-    assert r.stderr.strip() == ("deploy: the board's MicroPython image has no frozen firmware: "
-                                "build it with boards/esp32/manifest.py, or deploy without "
-                                "--frozen"), r.stderr
+    assert r.stderr.strip() == ("deploy: the board's MicroPython image has no frozen main.py, "
+                                "setup.py, board.py, firmware/main.py: flash an image built with "
+                                "boards/esp32/manifest.py (make firmware BOARD=esp32), or deploy "
+                                "without --frozen"), r.stderr
+    assert "copy:" not in r.stdout
+    assert tree(vb.root) == before
+
+
+def test_frozen_missing_reads_help_modules():
+    listing = ("__main__          firmware/main     main              setup\n"
+               "board             firmware/__init__ gc                sys\n"
+               "Plus any modules on the filesystem\n")
+    assert deploy.frozen_missing(listing) == []
+    assert deploy.frozen_missing(listing.replace(" main ", " x ")) == ["main"]
+    assert deploy.frozen_missing("gc sys\n") == ["main", "setup", "board", "firmware/main"]
+
+
+def test_frozen_deploy_removes_earlier_deploys(vb, tmp_path, monkeypatch):
+    """On an image that has everything frozen (here the image's list is the only
+    thing faked): nothing is copied, what earlier deploys left goes, folders too
+    (an empty /firmware would shadow the frozen package), the user's files stay."""
+    r = run_deploy(vb.port, "--board", "rp2040", build=tmp_path / "b1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    with open(os.path.join(vb.root, "lib", "userlib.py"), "w") as f:
+        f.write("y = 2\n")
+    n_old = len(deploy.plan_sources("rp2040"))
+    monkeypatch.setattr(deploy, "frozen_missing", lambda text: [])
+    lines = []
+    assert deploy.deploy("rp2040", vb.port, frozen=True, build_dir=str(tmp_path / "b2"),
+                         out=lines.append) == 0
+    out = "\n".join(lines)
+    assert "image: main.py, the board driver and the firmware are frozen in it" in out, out
+    assert "copy: 0 changed, 0 up to date, %d stale to remove" % n_old in out, out
+    assert "verified: 0 files match the build, %d of earlier deploys removed" % n_old in out, out
     board = tree(vb.root)
-    assert "main.py" in board and not any(p.startswith(("firmware/", "lib/")) for p in board), \
-        sorted(board)
+    assert sorted(board) == ["deploy.json", "lib/userlib.py"], sorted(board)
+    assert not os.path.exists(os.path.join(vb.root, "firmware"))
+    with open(os.path.join(vb.root, "deploy.json")) as f:
+        assert json.load(f) == {"board": "rp2040", "mode": "frozen", "files": []}
+
+    # Files copied onto such an image would run mixed with the frozen ones.
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.deploy("rp2040", vb.port, build_dir=str(tmp_path / "b3"), out=lines.append)
+    assert str(e.value) == ("refused: the board's MicroPython image has the firmware frozen "
+                            "in, ahead of copied files: flash a new image (make firmware "
+                            "BOARD=rp2040), or flash plain MicroPython to deploy files")
+    assert sorted(tree(vb.root)) == ["deploy.json", "lib/userlib.py"]
+
+    # A /main.py that is not ours stays, with a warning: it never runs.
+    with open(os.path.join(vb.root, "main.py"), "w") as f:
+        f.write("print('mine')\n")
+    lines = []
+    deploy.deploy("rp2040", vb.port, frozen=True, build_dir=str(tmp_path / "b2"),
+                  out=lines.append)
+    assert any(ln.startswith("warning: /main.py on the board never runs") for ln in lines), lines
+    assert "main.py" in tree(vb.root)

@@ -10,7 +10,7 @@ The server answers every CALL with a CALLRESULT carrying one fixed currentTime
 would fail it), with permessage-deflate off so that no client pays for
 compression the charger does not offer. Each client is its own process, one
 after the other, so none shares an interpreter (or a GIL) with the server:
-    charger_micropython  tools/bench_rpc_client.py on the MicroPython unix port
+    charger_micropython  host_tests/mp/bench_rpc_client.py on the MicroPython unix port
     charger_cpython      the same script on CPython
     ocpp_cpython         ocpp.v16.ChargePoint.call(call.Heartbeat())
     floor_cpython        websockets send(json.dumps(CALL)), json.loads(recv())
@@ -136,7 +136,7 @@ def measure(ms=3000, log=None):
         if not line.startswith("PORT "):
             raise RuntimeError("the echo server did not start: %r" % line)
         url = "ws://127.0.0.1:%s/bench" % line.split()[1]
-        client = os.path.join(HERE, "bench_rpc_client.py")
+        client = os.path.join(ROOT, "host_tests", "mp", "bench_rpc_client.py")
         out = {}
         for name, runtime in (("charger_micropython", "micropython"),
                               ("charger_cpython", "cpython")):

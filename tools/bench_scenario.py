@@ -79,15 +79,14 @@ class BenchCharger(Charger):
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
+        sim.prepare(self.runtime)
         cmd, env = sim.command(self.runtime, self.data_dir, self.csms_url, self.ident, 1,
-                               self.port, self.heap, self.probe, self.mpy_dir, board=self.board)
-        if self.entry:
-            i = [j for j, a in enumerate(cmd) if a.endswith("start.py")][0]
-            cmd[i] = self.entry
+                               self.port, self.heap, self.probe, self.mpy_dir, entry=self.entry,
+                               board=self.board)
         self._out = open(self.logfile, "ab")
         self.t_start = time.time()
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=sim.workdir(self.runtime))
         return self
 
     def tail(self, n=1500):

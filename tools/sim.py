@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Run the firmware on the simulated board, as a charger on this PC.
 
-    python tools/sim.py [--runtime micropython|cpython|rp2040] [--csms URL] [--id ID]
+    python tools/sim.py [--runtime micropython|cpython|twin|rp2040] [--csms URL] [--id ID]
                         [--data DIR] [--connectors N] [--control PORT] [--heap KB]
 
 --data DIR is the board's flash: every persisted file lives there, so running
@@ -9,6 +9,19 @@ again with the same DIR is a reboot. --control PORT opens the JSON-lines control
 channel on 127.0.0.1 (see README). The firmware process is restarted on the same
 DIR when it resets itself (OCPP Reset); a power cut ends this launcher too, with
 the exit status of the killed process.
+
+--runtime twin runs the "32-bit twin" (tools/images.py twin, built first when
+anything it is made of changed): the unix port for i386 with the firmware and
+this board frozen in, started as `micropython -m start`, nothing of the source
+tree on its import path. Its sys.path starts with "" (the working directory), so
+it runs in an empty folder: a folder named like a frozen module (firmware/, as in
+this repository's root) would be imported instead.
+
+--runtime rp2040 runs the real rp2 port in an emulated RP2040 (tools/chip/), the
+emulator image built first in the same way; the chip's flash is DATA/flash.bin.
+--heap does not apply (the chip's heap is what the port leaves), nor do .mpy
+trees or more than one connector. CHIP_IMAGE in the environment names another
+image (one built by hand, to compare).
 """
 import argparse
 import os
@@ -16,8 +29,51 @@ import signal
 import subprocess
 import sys
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 RESET_EXIT = 3
+RUNTIMES = ("micropython", "cpython", "twin", "rp2040")
+_IMAGE = {"twin": "twin", "rp2040": "rp2040-emu"}
+
+
+def images():
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import images
+    return images
+
+
+def twin_exe():
+    return images().outputs("twin")["micropython"]
+
+
+def chip_image():
+    if os.environ.get("CHIP_IMAGE"):
+        return os.environ["CHIP_IMAGE"]
+    return images().outputs("rp2040-emu")["bin"]
+
+
+def prepare(runtime, say=None):
+    """Before command(): the twin or the emulator image is built, or rebuilt
+    when its sources changed."""
+    if runtime in _IMAGE and not (runtime == "rp2040" and os.environ.get("CHIP_IMAGE")):
+        tool = images()
+        try:
+            tool.build(_IMAGE[runtime], say=say)
+        except tool.FirmwareError as e:
+            raise SystemExit("sim: cannot build the %s image: %s" % (runtime, e))
+
+
+def workdir(runtime):
+    """The working directory a firmware process of `runtime` needs (None: any)."""
+    if runtime != "twin":
+        return None
+    d = os.path.join(os.path.dirname(twin_exe()), "run")
+    os.makedirs(d, exist_ok=True)
+    if os.listdir(d):
+        raise SystemExit("sim: %s must stay empty (the twin imports from it ahead of its "
+                         "frozen modules): remove what is in it" % d)
+    return d
 
 
 def micropython_exe():
@@ -28,11 +84,12 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None, sets=(), ev=None, board=()):
-    """The command line and environment that start one firmware process."""
+            probe=False, mpy_dir=None, sets=(), ev=None, entry=None, board=()):
+    """The command line and environment that start one firmware process (run it
+    in workdir(runtime)). entry: a script to run instead of start.py. board:
+    options of the emulated chip's board driver, "name=json" (rp2040 only)."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
-    # board's) to run instead of the sources, as on a board. board: options of
-    # the emulated chip's board driver, "name=json" (rp2040 only).
+    # board's) to run instead of the sources, as on a board.
     if mpy_dir:
         paths = [mpy_dir, os.path.join(mpy_dir, "lib"), os.path.join(mpy_dir, "board")]
     else:
@@ -42,7 +99,10 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         # The entry script's folder comes first on the path: it must be the
         # precompiled tree's, or the sources would be imported instead.
         start = os.path.join(mpy_dir, "board", "start.py")
-    args = ["--data", data, "--connectors", str(connectors), "--control", str(control)]
+    if entry:
+        start = entry
+    args = ["--data", os.path.abspath(data), "--connectors", str(connectors),
+            "--control", str(control)]
     if csms:
         args += ["--csms", csms]
     if ident:
@@ -64,43 +124,36 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
         return [sys.executable, start] + args, env
+    if runtime == "twin":
+        # The frozen modules only: the firmware as a board runs it.
+        env["MICROPYPATH"] = ".frozen"
+        cmd = [twin_exe()]
+        if heap:
+            cmd += ["-X", "heapsize=%dK" % heap]
+        return cmd + ([entry] if entry else ["-m", "start"]) + args, env
     if runtime == "rp2040":
-        # The real rp2 port in an emulated RP2040 (tools/chip/): the image is
-        # built with the firmware frozen in; --heap does not apply (the chip's
-        # heap is what the port leaves), nor do .mpy trees or more connectors.
         if connectors != 1:
             raise SystemExit("--runtime rp2040 has one connector, as the board")
-        cmd = [sys.executable, os.path.join(ROOT, "tools", "chip", "host.py"),
-               "--image", chip_image(), "--data", data, "--control", str(control)]
-        if csms:
-            cmd += ["--csms", csms]
-        if ident:
-            cmd += ["--id", ident]
+        cmd = [sys.executable, os.path.join(HERE, "chip", "host.py"), "--image", chip_image(),
+               "--data", data, "--control", str(control)]
+        for flag, val in (("--csms", csms), ("--id", ident), ("--ev", ev)):
+            if val:
+                cmd += [flag, val]
         if probe:
             cmd += ["--probe"]
         for kv in sets:
             cmd += ["--set", kv]
-        if ev:
-            cmd += ["--ev", ev]
         for kv in board:
             cmd += ["--board", kv]
-        return cmd, dict(os.environ)
-    raise SystemExit("--runtime must be micropython, cpython or rp2040")
-
-
-def chip_image():
-    """The emulator image (firmware.bin), built on first use; CHIP_IMAGE in the
-    environment names another one (an image built by hand, for a bisection)."""
-    if os.environ.get("CHIP_IMAGE"):
-        return os.environ["CHIP_IMAGE"]
-    sys.path.insert(0, os.path.join(ROOT, "tools"))
-    import firmware
-    return firmware.build("rp2040-emu")["bin"]
+        return cmd, env
+    raise SystemExit("--runtime must be one of %s" % ", ".join(RUNTIMES))
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython", "rp2040"))
+    ap.add_argument("--runtime", default="micropython", choices=RUNTIMES,
+                    help="twin: the 32-bit unix port with the firmware frozen in; rp2040: the "
+                         "emulated chip")
     ap.add_argument("--csms", default="ws://127.0.0.1:9000", help="central system URL")
     ap.add_argument("--id", default="sim-1", help="charge point identity")
     ap.add_argument("--data", default=os.path.join(ROOT, "data", "sim-1"),
@@ -121,6 +174,8 @@ def main(argv=None):
     if not 1 <= a.connectors <= 8:
         ap.error("--connectors must be 1..8")
     os.makedirs(a.data, exist_ok=True)
+    prepare(a.runtime, say=lambda s: print("sim: " + s.strip(), flush=True))
+    cwd = workdir(a.runtime)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
                        a.probe, a.mpy, a.set, a.ev)
     child = None
@@ -131,7 +186,7 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     while True:
-        child = subprocess.Popen(cmd, env=env)
+        child = subprocess.Popen(cmd, env=env, cwd=cwd)
         rc = child.wait()
         if rc == RESET_EXIT:
             print("sim: firmware reset; restarting on the same data directory", flush=True)
