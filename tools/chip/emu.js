@@ -739,6 +739,26 @@ process.stdin.on('data', (d) => {
 });
 process.stdin.on('end', () => { if (!stopping) stopping = 'stop'; });
 
+// -- PIO ------------------------------------------------------------------------
+// rp2040js runs the PIO from host timers, 1000 instructions a turn, whatever
+// the core does: in emulated time a PIO program could then lag the CPU by
+// milliseconds. Here it runs in step with the core instead: one PIO
+// instruction per core instruction while a state machine is enabled, and a
+// burst after each idle jump, so that a program that watches its inputs (the
+// contactor interlock) reacts within microseconds of emulated time. Programs
+// whose timing matters (waveforms) would not be modelled to the cycle.
+const pios = mcu.pio;
+for (const p of pios) p.run = () => {};
+function pioActive() {
+  return !pios[0].stopped || !pios[1].stopped;
+}
+function pioSteps(k) {
+  for (let i = 0; i < k; i++) {
+    if (!pios[0].stopped) pios[0].step();
+    if (!pios[1].stopped) pios[1].step();
+  }
+}
+
 // -- running ---------------------------------------------------------------------
 // Emulated time follows the host's clock from below: when the chip idles
 // (WFE/WFI) the clock jumps to the next timer event, but never past the host.
@@ -752,16 +772,21 @@ function run() {
   if (stopping === 'stop') return finish('stop');
   const limit = hostNs();
   const core = mcu.core;
+  const p0 = pios[0];
+  const p1 = pios[1];
+  if (pioActive()) pioSteps(64);      // what the host changed since the last turn
   let n = 0;
   while (clock.nanos < limit && n < 500000) {
     if (core.waiting) {
       const next = clock.nanosToNextAlarm;
       const step = next > 0 ? Math.min(next, limit - clock.nanos) : limit - clock.nanos;
       clock.tick(step);
+      if (!p0.stopped || !p1.stopped) pioSteps(64);
       n += 100;
     } else {
       const c = core.executeInstruction() * NS_PER_CYCLE;
       clock.tick(c);
+      if (!p0.stopped || !p1.stopped) pioSteps(1);
       busyNs += c;
       n++;
       if (stopping === 'cut' && --cutAfter <= 0) return finish('cut');
