@@ -132,15 +132,25 @@ class App:
 
     async def _watchdog(self):
         # The hardware watchdog is fed only while every controller task keeps
-        # stepping: a stuck safety loop resets the board.
+        # stepping and every board safety path (the pilot sampler's interrupt,
+        # boards/README.md) keeps sampling: either one stuck resets the board.
         self.board.wdt_start(WDT_MS)
+        ports = [c.port for c in self.ctls]
+        seen = [getattr(p, "ticks", None) for p in ports]
         while True:
+            await sleep_ms(1000)
             now = ticks_ms()
-            if all(ticks_diff(now, c.last_step_ms) < WDT_MS // 4 for c in self.ctls):
+            ok = all(ticks_diff(now, c.last_step_ms) < WDT_MS // 4 for c in self.ctls)
+            for i in range(len(ports)):
+                t = getattr(ports[i], "ticks", None)
+                if t is not None and t == seen[i]:
+                    ok = False
+                seen[i] = t
+            if ok:
                 self.board.wdt_feed()
             else:
-                log.error("main", "a controller task stalled; letting the watchdog reset the board")
-            await sleep_ms(1000)
+                log.error("main", "a controller task or a safety path stalled; "
+                          "letting the watchdog reset the board")
 
     async def run(self):
         for ctl in self.ctls:

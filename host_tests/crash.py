@@ -26,10 +26,12 @@ def _c1(st):
     return st["connectors"][0]
 
 
-def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False, life_s=1.2):
+def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False, life_s=1.2,
+        charge_first=False):
     """resume: the charger has resume_after_power_loss on, and an EV plugged in
     at a cut is still plugged in when the power comes back. life_s: the longest
-    time between plugging in and the cut (a chip needs longer to get charging)."""
+    time between plugging in and the cut; charge_first: the cut comes after
+    charging has begun (a chip under load needs longer to get there)."""
     from csms import CentralSystem
     rng = random.Random(seed)
     srv = CentralSystem(port=0)
@@ -51,6 +53,13 @@ def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False
             tag = "T%d" % rng.randrange(3)
             if rng.random() < 0.9:
                 ch.ctl("rfid", tag=tag)
+                if charge_first:
+                    # A slow charger (an emulated chip under load) gets to charging
+                    # first, so that energy flows in each life.
+                    try:
+                        ch.wait(lambda s: _c1(s)["contactor"], timeout=30, what="charging")
+                    except AssertionError:
+                        pass
             end = time.time() + rng.uniform(0.0, life_s)
             stopped = False
             while time.time() < end:

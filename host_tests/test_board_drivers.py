@@ -112,6 +112,106 @@ def test_read_pilot_keeps_max_and_min_of_a_burst(kind, tmp_path, hi, lo):
     assert len(reads) >= 50, "a burst must span a PWM period"
 
 
+def sampler():
+    return [t for t in machine.timers if t.period == -1][0]
+
+
+def feed(kind, pins, mv, n):
+    """n ticks of the pilot sampler reading `mv` (pilot millivolts)."""
+    machine.set_adc(pins["cp_adc"], [int(adc_mv(kind, mv))])
+    t = sampler()
+    for _ in range(n):
+        t.fire()
+
+
+def coil(pins):
+    return machine.pin_state(pins["contactor"])["value"]
+
+
+def test_the_sampler_gives_the_plateaus_without_a_burst(kind, tmp_path):
+    mod, b, pins = make(kind, tmp_path)
+    t = sampler()
+    assert t.freq == mod.Port.SAMPLE_HZ and t.freq % 1000 != 0
+    assert t.hard is (kind == "rp2040"), "the ESP32 port has no hard timers"
+    wave = [adc_mv(kind, 6000)] * 3 + [adc_mv(kind, -12000)] * 7
+    reads = []
+
+    def adc():
+        reads.append(1)
+        return int(wave[len(reads) % len(wave)])
+    machine.set_adc(pins["cp_adc"], adc)
+    for _ in range(44):
+        t.fire()
+    n = len(reads)
+    h, l = b.port(1).read_pilot()
+    assert len(reads) == n, "read_pilot takes what the sampler saw: no ADC read of its own"
+    assert pilot.classify(h) == "C" and l < -11000, (h, l)
+    # A constant pilot: one plateau for both.
+    feed(kind, pins, 9000, 10)
+    assert pilot.classify(b.port(1).read_pilot()[1]) == "B"
+    feed(kind, pins, -12000, 10)
+    assert b.port(1).read_pilot()[0] < -11000
+
+
+@pytest.mark.parametrize("vent", [False, True])
+def test_the_pilot_leaving_c_opens_the_coil_from_the_interrupt(kind, tmp_path, vent):
+    mod, b, pins = make(kind, tmp_path)
+    p = b.port(1)
+    feed(kind, pins, 6000, 5)
+    p.contactor(True, vent)
+    assert coil(pins) == 1
+    feed(kind, pins, -12000, 20)        # the other half of the PWM: no matter
+    feed(kind, pins, 6000, 20)
+    assert coil(pins) == 1 and p.tripped() is None
+    feed(kind, pins, 3000, 1)           # D: allowed only with ventilation
+    feed(kind, pins, 3000, 1)
+    if not vent:
+        assert coil(pins) == 0 and p.tripped() == "pilot" and p.tripped() is None
+        return
+    assert coil(pins) == 1
+    feed(kind, pins, 9000, 1)           # one sample is not enough (noise)
+    feed(kind, pins, 6000, 1)
+    assert coil(pins) == 1
+    feed(kind, pins, 9000, 2)           # B twice: open, without the controller
+    assert coil(pins) == 0 and p.tripped() == "pilot"
+    feed(kind, pins, 9000, 5)           # disarmed until the next close
+    p.contactor(False)
+    assert p.tripped() is None
+
+
+@pytest.mark.parametrize("active", [1, 0])
+def test_a_residual_current_trip_opens_the_coil_without_the_loop(kind, tmp_path, active):
+    mod, b, pins = make(kind, tmp_path, rcd_active=active)
+    p = b.port(1)
+    machine.set_pin(pins["rcd"], 1 - active)
+    p.contactor(True)
+    assert coil(pins) == 1
+    machine.set_pin(pins["rcd"], active)
+    assert coil(pins) == 0
+    assert p.tripped() == "rcd" and p.rcd_fault()
+    if kind == "rp2040":
+        # The interlock holds it open while the monitor says so, whatever the
+        # CPU commands, and forgets the close command it had.
+        p.contactor(True)
+        assert coil(pins) == 0
+        machine.set_pin(pins["rcd"], 1 - active)
+        assert coil(pins) == 0
+        p.contactor(True)
+        assert coil(pins) == 1
+
+
+def test_rp2040_interlock_and_interrupts_are_hard(tmp_path):
+    machine.clear()
+    import rp2
+    for active, prog in ((1, "_interlock_hi"), (0, "_interlock_lo")):
+        rp2.clear()
+        mod, b, pins = make("rp2040", tmp_path, rcd_active=active)
+        sm = rp2.machines[-1]
+        assert sm.prog["name"] == prog and sm.out == pins["contactor"] and sm.jmp == pins["rcd"]
+        assert ("pin", pins["rcd"], "irq", machine.Pin.IRQ_RISING if active
+                else machine.Pin.IRQ_FALLING) in machine.log
+
+
 def test_esp32_reads_adc1_only(tmp_path):
     machine.clear()
     mod, b, pins = make("esp32", tmp_path, has_pp=True)
@@ -235,8 +335,8 @@ def test_esp32_led_patterns(tmp_path):
 def test_rp2040_led_blinks_from_a_soft_timer(tmp_path):
     machine.clear()
     mod, b, pins = make("rp2040", tmp_path)
-    t = machine.timers[0]
-    assert t.period == 100 and t.hard is False
+    t = [x for x in machine.timers if x.period == 100][0]
+    assert t.hard is False
     b.led("charging")
     seen = []
     for _ in range(40):

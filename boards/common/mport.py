@@ -1,7 +1,18 @@
 """What the ESP32 and RP2040 drivers share: a connector's hardware on plain
 machine.Pin / PWM / ADC, and the board around it. Each board's board.py
 subclasses these with its pin table, its ADC scaling, its S0 counting and its
-LED; deploy installs this file beside the driver (lib/mport.py)."""
+LED; deploy installs this file beside the driver (lib/mport.py).
+
+The safety path (boards/README.md, "Safety without the event loop"): a timer
+interrupt samples the pilot about 2,200 times a second, a rate that is no
+multiple of the 1 kHz PWM, so the samples walk across its period; each sample
+above the -12 V half belongs to the high plateau. While the contactor is closed
+("armed"), two such samples in a row outside C (or D with ventilation) open the
+coil from the interrupt itself, and so does the residual-current monitor's
+interrupt; the controller follows in its next step (tripped()). read_pilot()
+gives the plateaus the sampler saw since the last call: no ADC burst holds the
+loop any more. The interrupt handlers allocate nothing.
+"""
 import binascii
 import os
 
@@ -14,10 +25,27 @@ def opt(opts, key, default):
     return default if v is None else v
 
 
+# What tripped() reports; module constants, so that a handler assigns one
+# without allocating.
+TRIP_RCD = "rcd"
+TRIP_PILOT = "pilot"
+_BAD_SAMPLES = 2    # high-plateau samples in a row outside C/D that open the coil
+# Pilot bands (firmware/evse/pilot.py: nominal +-1 V); the guard lets C, and D
+# with ventilation, through.
+_C = (5000, 7000)
+_D = (2000, 4000)
+_HALF_MV = -6000    # below: a sample of the -12 V half of the PWM
+
+
 class MachinePort:
     # Subclasses set: ZERO_MV, GAIN_PM, SAMPLES (the pilot front end), and
     # define _adc(pin), _raw(adc) -> a read function, _mv(raw) -> ADC mV,
-    # _rcd_pin(pin, active), _s0_start(opts, pin) and pulses().
+    # _raw_of(mv) -> the raw reading of ADC mV, _rcd_pin(pin, active),
+    # _s0_start(opts, pin), pulses() and _sampler_start(tick) (a periodic
+    # interrupt calling tick(arg)). They may override _coil_start(pin, rcd)
+    # and _drive(closed) (the RP2040 drives the coil from its PIO).
+    SAMPLE_HZ = 2200
+
     def __init__(self, opts, pins):
         self.imp_per_kwh = opt(opts, "imp_per_kwh", 1000)
         # Pilot front end: pilot mV = (ADC mV - cp_zero_mv) * cp_gain_pm / 1000.
@@ -27,7 +55,13 @@ class MachinePort:
         self._n = opt(opts, "cp_samples", self.SAMPLES)
         self._pwm = machine.PWM(Pin(pins["cp_out"], Pin.OUT), freq=1000, duty_u16=65535)
         self._cp = self._adc(pins["cp_adc"])
-        self._coil = Pin(pins["contactor"], Pin.OUT, value=0)
+        self._rcd_active = opt(opts, "rcd_active", 1)
+        self._rcd = self._rcd_pin(pins["rcd"], self._rcd_active)
+        self._rcd_seen = False
+        self._armed = False
+        self._vent = False
+        self._trip = None
+        self._coil_start(pins["contactor"], pins["rcd"])
 
         self._fb = None
         if opts.get("has_feedback"):
@@ -43,22 +77,85 @@ class MachinePort:
         self._s0_n = 0
         self._s0_start(opts, pins["s0"])
 
-        self._rcd_active = opt(opts, "rcd_active", 1)
-        self._rcd = self._rcd_pin(pins["rcd"], self._rcd_active)
-        self._rcd_seen = False
-        self._rcd.irq(handler=self._rcd_irq,
-                      trigger=Pin.IRQ_RISING if self._rcd_active else Pin.IRQ_FALLING)
+        trig = Pin.IRQ_RISING if self._rcd_active else Pin.IRQ_FALLING
+        if self.HARD_IRQ:
+            self._rcd.irq(handler=self._rcd_irq, trigger=trig, hard=True)
+        else:
+            self._rcd.irq(handler=self._rcd_irq, trigger=trig)
         self.has_rcd_test = bool(opt(opts, "has_rcd_test", True))
         self._test = Pin(pins["rcd_test"], Pin.OUT, value=0) if self.has_rcd_test else None
         self.has_lock = bool(opts.get("has_lock"))
         self._lock = Pin(pins["lock"], Pin.OUT, value=0) if self.has_lock else None
 
-    # Interrupt handlers: count or set a flag, nothing else.
+        self._guard_levels()
+        self.ticks = 0              # pilot samples taken: the watchdog's sign of life
+        self._hmax = -1
+        self._lmin = self._raw_of(4000)
+        self._nh = self._nl = 0
+        self._hi = self._lo = 0
+        self._bad = 0
+        self._read = self._raw(self._cp)
+        self._sampler_start(self._tick)
+
+    # Pin.irq(hard=True): the handler runs in the interrupt itself. A port
+    # without it (ESP32) schedules handlers between bytecodes instead.
+    HARD_IRQ = True
+
+    def _coil_start(self, pin, rcd):
+        self._coil = Pin(pin, Pin.OUT, value=0)
+
+    def _drive(self, closed):
+        self._coil.value(1 if closed else 0)
+
+    def _raw_pilot(self, mv):
+        # The raw ADC reading of a pilot voltage (the front end's inverse).
+        return self._raw_of(mv * 1000 // self._gain + self._zero)
+
+    def _guard_levels(self):
+        r = self._raw_pilot
+        self._c_lo, self._c_hi = r(_C[0]), r(_C[1])
+        self._d_lo, self._d_hi = r(_D[0]), r(_D[1])
+        self._half = r(_HALF_MV)
+
+    # Interrupt handlers: count, set a flag, or open the coil; nothing else.
     def _s0_irq(self, pin):
         self._s0_n += 1
 
     def _rcd_irq(self, pin):
         self._rcd_seen = True
+        if self._armed:
+            self._armed = False
+            self._drive(False)
+            self._trip = TRIP_RCD
+
+    def _tick(self, arg):
+        v = self._read()
+        self.ticks += 1
+        if v < self._half:
+            if v < self._lmin:
+                self._lmin = v
+            self._nl += 1
+            return
+        if v > self._hmax:
+            self._hmax = v
+        self._nh += 1
+        if not self._armed:
+            return
+        if self._c_lo <= v <= self._c_hi or (self._vent and self._d_lo <= v <= self._d_hi):
+            self._bad = 0
+            return
+        self._bad += 1
+        if self._bad >= _BAD_SAMPLES:
+            self._armed = False
+            self._drive(False)
+            self._trip = TRIP_PILOT
+
+    def tripped(self):
+        """Why the safety path opened the contactor since the last call: None,
+        TRIP_RCD or TRIP_PILOT."""
+        t = self._trip
+        self._trip = None
+        return t
 
     def pilot_pwm(self, duty_pm):
         self._pwm.duty_u16(duty_pm * 65535 // 1000)
@@ -70,7 +167,25 @@ class MachinePort:
         self._pwm.duty_u16(0)
 
     def read_pilot(self):
-        r = self._raw(self._cp)
+        if not self.ticks:
+            return self._burst()
+        st = machine.disable_irq()
+        hi, lo, nh, nl = self._hmax, self._lmin, self._nh, self._nl
+        self._hmax = -1
+        self._lmin = self._raw_of(4000)
+        self._nh = self._nl = 0
+        machine.enable_irq(st)
+        # A constant pilot has one plateau; no sample since the last call keeps
+        # what was read then.
+        if nh or nl:
+            z, g = self._zero, self._gain
+            self._hi = (self._mv(hi if nh else lo) - z) * g // 1000
+            self._lo = (self._mv(lo if nl else hi) - z) * g // 1000
+        return self._hi, self._lo
+
+    def _burst(self):
+        # Before the sampler's first tick: a burst of reads spanning a period.
+        r = self._read
         hi = lo = r()
         for _ in range(self._n):
             v = r()
@@ -82,8 +197,17 @@ class MachinePort:
         g = self._gain
         return (self._mv(hi) - z) * g // 1000, (self._mv(lo) - z) * g // 1000
 
-    def contactor(self, closed):
-        self._coil.value(1 if closed else 0)
+    def contactor(self, closed, vent=False):
+        """Closing arms the safety path: from then on the port opens by itself
+        when the pilot leaves C (D too with vent) or the residual current trips."""
+        if closed:
+            self._vent = bool(vent)
+            self._bad = 0
+            self._trip = None
+            self._armed = True
+        else:
+            self._armed = False
+        self._drive(closed)
 
     def contactor_feedback(self):
         if self._fb is None:

@@ -4,11 +4,56 @@ PINS below is the one pin table; README.md in this folder shows the same with
 the wiring. Any entry can be moved with opts["pins"] = {"name": gpio}.
 The RP2040 has no pulse-counter peripheral in MicroPython: the S0 meter is
 counted by a pin interrupt that only increments a number.
+
+Safety without the CPU: the contactor pin belongs to a PIO state machine, a
+small program that drives it from the last command while the residual-current
+monitor's input is quiet, and opens it by itself, latched until the next close,
+the moment that input trips. It runs on while the CPU cannot: during a flash
+erase MicroPython disables interrupts for tens of milliseconds. The pilot is
+sampled from a hard timer interrupt (machine.Timer(hard=True)), the monitor's
+input has a hard pin interrupt too (it records the trip for the controller).
 """
 import machine
+import rp2
 from machine import Pin
 
 from mport import MachinePort, MachineBoard
+
+PIO_HZ = 10000000   # 100 ns an instruction: the interlock reacts within 0.5 us
+
+
+# Interlock, for a monitor whose fault output is active high (its jmp pin):
+# each turn takes the newest command (or keeps X), and drives the coil from it
+# unless the monitor trips, which opens the coil and forgets the command.
+@rp2.asm_pio(out_init=rp2.PIO.OUT_LOW)
+def _interlock_hi():
+    wrap_target()
+    label("top")
+    pull(noblock)
+    mov(x, osr)
+    jmp(pin, "trip")
+    mov(pins, x)
+    jmp("top")
+    label("trip")
+    mov(pins, null)
+    set(x, 0)
+    wrap()
+
+
+# The same for a fault output that is active low.
+@rp2.asm_pio(out_init=rp2.PIO.OUT_LOW)
+def _interlock_lo():
+    wrap_target()
+    label("top")
+    pull(noblock)
+    mov(x, osr)
+    jmp(pin, "ok")
+    mov(pins, null)
+    set(x, 0)
+    jmp("top")
+    label("ok")
+    mov(pins, x)
+    wrap()
 
 PINS = {
     "cp_out": 16,       # PWM to the +-12 V pilot driver (high = +12 V)
@@ -47,6 +92,22 @@ class Port(MachinePort):
 
     def _mv(self, u16):
         return u16 * 3300 >> 16
+
+    def _raw_of(self, mv):
+        return mv * 65536 // 3300
+
+    def _coil_start(self, pin, rcd):
+        prog = _interlock_hi if self._rcd_active else _interlock_lo
+        self._sm = rp2.StateMachine(0, prog, freq=PIO_HZ, out_base=Pin(pin), jmp_pin=Pin(rcd))
+        self._sm.active(1)
+
+    def _drive(self, closed):
+        # Safe in an interrupt: the FIFO is four deep and drained every 0.5 us.
+        self._sm.put(1 if closed else 0)
+
+    def _sampler_start(self, tick):
+        self._sampler = machine.Timer(mode=machine.Timer.PERIODIC, freq=self.SAMPLE_HZ,
+                                      callback=tick, hard=True)
 
     def _rcd_pin(self, pin, active):
         return Pin(pin, Pin.IN, Pin.PULL_DOWN if active else Pin.PULL_UP)

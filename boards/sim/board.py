@@ -58,6 +58,13 @@ class SimPort:
         # caused while the contactor was closed to the contactor opening.
         self.hazard_ms = None
         self.reactions = []
+        # The safety path of a real board (boards/README.md): armed while the
+        # contactor is closed, it opens it at the hazard itself, as the chip's
+        # interlock and pilot interrupt do within microseconds; the emulated
+        # RP2040 (tools/chip/) measures the real thing.
+        self.armed = False
+        self.vent = False
+        self.trip = None
 
     # ---- the model ----------------------------------------------------------
     def closed(self):
@@ -112,8 +119,36 @@ class SimPort:
             return hi, _NO_DIODE_LOW[s]
         return hi, -12000
 
-    def contactor(self, closed):
+    def contactor(self, closed, vent=False):
         self.advance()
+        self.armed = bool(closed)
+        self.vent = bool(vent)
+        if closed:
+            self.trip = None
+        self._set_cmd(closed)
+
+    def tripped(self):
+        t = self.trip
+        self.trip = None
+        return t
+
+    def _guard(self):
+        # After a change the EV or a fault made: what the board's safety path does.
+        if not self.armed:
+            return
+        why = None
+        if self.faults["rcd"] or self.test_out:
+            why = "rcd"
+        else:
+            s = self.ev_shows()
+            if s != "C" and not (s == "D" and self.vent):
+                why = "pilot"
+        if why:
+            self.armed = False
+            self.trip = why
+            self._set_cmd(False)
+
+    def _set_cmd(self, closed):
         self.cmd = bool(closed)
         if not closed and self.hazard_ms is not None:
             if len(self.reactions) >= 256:
@@ -164,6 +199,7 @@ class SimPort:
         self.advance()
         self._hazard()
         self.ev.plugged = False
+        self._guard()
         self.advance()
 
     def set_request(self, letter):
@@ -173,6 +209,7 @@ class SimPort:
         if letter == "B":
             self._hazard()
         self.ev.request = letter
+        self._guard()
         self.advance()
 
     def set_max_a(self, amps):
@@ -189,6 +226,7 @@ class SimPort:
         if on and kind in ("rcd", "short", "diode"):
             self._hazard()
         self.faults[kind] = bool(on)
+        self._guard()
         self.advance()
 
     def status(self):

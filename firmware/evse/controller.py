@@ -44,6 +44,11 @@ Rules (IEC 61851-1 and issue 3), with the timing constants:
   on the next step (<= 20 ms).
 - The contactor closes only when cp is C (or D with ventilation), the raw
   reading agrees, the pilot offers current and nothing is faulted.
+- The board opens the contactor by itself, without this step and without the
+  event loop, on a residual-current trip or when the pilot leaves C (D with
+  ventilation): port.contactor(True, vent) arms its safety path, and each step
+  first follows what port.tripped() reports (boards/README.md). The rules
+  below are the controller's own, behind it.
 - It opens: when the raw reading has not been C (D with ventilation) for
   LEAVE_MS (30 ms; so within 100 ms of C->B/A/E/F/? at 50 Hz, also when the
   reading flickers between non-C letters); at once on a residual-current trip
@@ -123,6 +128,7 @@ class Controller:
         self.meter = Meter(imp, self.s["energy_base_wh"])
         self.faults = Faults(port)
         self._read_pp = getattr(port, "read_pp", None)
+        self._tripped = getattr(port, "tripped", None)
         self.tag = "evse%d" % self.s["connector"]
         self._permit = bool(self.s["free_vend"])
         self.fault = None
@@ -210,6 +216,17 @@ class Controller:
         old_offer = self.offered_a
         old_closed = self.contactor_closed
         pwm_at_read = self._duty
+
+        # The board's safety path may have opened the contactor since the last
+        # step, without us (boards/README.md): follow it, the rest of the step
+        # then sees why (the pilot's letter, the monitor's latch).
+        why = self._tripped() if self._tripped is not None else None
+        if why is not None and self.contactor_closed:
+            self.contactor_closed = False
+            f.commanded(False)
+            # After the offer stopped, the EV leaving C is the normal end.
+            (log.warn if self._duty else log.info)(
+                self.tag, "contactor opened by the board's safety path (%s)", why)
 
         hi, lo = port.read_pilot()
         raw = pilot.classify(hi)
@@ -323,7 +340,11 @@ class Controller:
         self.fault_info = f.info
 
     def _switch(self, closed):
-        self.port.contactor(closed)
+        if closed:
+            # What the board's safety path lets through while closed.
+            self.port.contactor(True, self.s["ventilation"])
+        else:
+            self.port.contactor(False)
         self.contactor_closed = closed
         self.faults.commanded(closed)
         log.info(self.tag, "contactor %s", "closed" if closed else "open")

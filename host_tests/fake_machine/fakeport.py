@@ -7,6 +7,7 @@ outputs, and the port remembers both.
     p.diode = False         # low plateau stays near -5 V while PWM runs
     p.rcd = True            # residual current (the monitor input)
     p.count += 10           # S0 pulses
+    p.trip_now("pilot")     # the board's safety path opened the contactor itself
 """
 
 LEVEL = {"A": 12000, "B": 9000, "C": 6000, "D": 3000, "E": 0, "F": -12000, "?": 10500}
@@ -37,6 +38,8 @@ class FakePort:
         self.last_read = None
         self.raise_on_read = None
         self.switches = 0
+        self.trip = None
+        self.vent = None
 
     def pilot(self, letter):
         self.hi = LEVEL[letter]
@@ -67,7 +70,19 @@ class FakePort:
         self.last_read = (hi, lo)
         return hi, lo
 
-    def contactor(self, closed):
+    def tripped(self):
+        """What a test made the board's safety path do (trip_now()), once."""
+        t = self.trip
+        self.trip = None
+        return t
+
+    def trip_now(self, why):
+        # The safety path opens by itself, as a board's interrupt would.
+        self.cmd = False
+        self.trip = why
+
+    def contactor(self, closed, vent=False):
+        self.vent = vent
         closed = bool(closed)
         if closed != self.cmd:
             self.switches += 1

@@ -12,10 +12,12 @@ Put this folder first on the import path. It records what a driver does in
                               on that pin or by its irq handler)
     pin_state(pin_id)         the dict kept for a pin (value, mode, pull, irq)
     pwms[pin_id]              the last PWM object made on a pin
-    timers                    Timer objects made, in order
+    timers                    Timer objects made, in order (fire() calls back)
     wdts                      WDT objects made, in order
     clear()                   forget everything (call between tests)
 """
+
+import sys
 
 log = []
 pwms = {}
@@ -32,6 +34,9 @@ class MachineReset(Exception):
 
 
 def clear():
+    rp2 = sys.modules.get("rp2")
+    if rp2 is not None and hasattr(rp2, "clear"):
+        rp2.clear()
     del log[:]
     pwms.clear()
     del timers[:]
@@ -57,6 +62,9 @@ def set_pin(pin_id, level):
     st = _pins[pin_id]
     old = st["value"]
     st["value"] = level
+    rp2 = sys.modules.get("rp2")
+    if rp2 is not None and hasattr(rp2, "pins_changed"):
+        rp2.pins_changed()      # a PIO program watching this pin reacts first
     h = st["irq"]
     if h is not None and old != level:
         edge = Pin.IRQ_RISING if level else Pin.IRQ_FALLING
@@ -228,12 +236,13 @@ class Timer:
         if kw:
             self.init(**kw)
 
-    def init(self, mode=1, period=-1, freq=-1, callback=None, hard=True):
+    def init(self, mode=1, period=-1, freq=-1, callback=None, hard=False):
         self.mode = mode
         self.period = period
+        self.freq = freq
         self.callback = callback
         self.hard = hard
-        log.append(("timer", self.id, "init", period))
+        log.append(("timer", self.id, "init", period if period != -1 else freq))
 
     def deinit(self):
         self.callback = None
@@ -251,6 +260,14 @@ def reset():
 
 def unique_id():
     return UNIQUE_ID
+
+
+def disable_irq():
+    return 1
+
+
+def enable_irq(state=1):
+    pass
 
 
 def freq(f=None):
