@@ -270,13 +270,12 @@ def main():
     put(path + ".tmp", good[:100])
     t = LocalList(st, cfg)
     expect("leftover_tmp_ignored_and_removed", t.count == 5 and not exists(path + ".tmp"))
-    import firmware.store as stmod
-    saved = stmod._replace
-    stmod._replace = lambda tmp, p: None      # the cut falls just before the rename
+    saved = Store.commit
+    Store.commit = lambda self, name: None      # the cut falls just before the rename
     try:
         t.update(9, "Full", [ent("other")])
     finally:
-        stmod._replace = saved
+        Store.commit = saved
     expect("cut_before_rename_keeps_old", exists(path + ".tmp"), "no tmp")
     t = LocalList(st, cfg)
     expect("cut_before_rename_old_list", t.version == 8 and t.count == 5 and t.lookup("other") is None
