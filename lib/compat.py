@@ -80,6 +80,12 @@ def set_wall(epoch_s):
     _wall_ticks = ticks_ms()
 
 
+# 2020-01-01T00:00:00Z. A wall clock before it was never set; and times stored
+# as seconds since it stay small ints (no heap object each) on 32-bit boards
+# until 2054, where Unix seconds have not fit in one since 2004.
+EPOCH_2020 = const(1577836800)
+
+
 def wall_known():
     return _wall_base is not None
 

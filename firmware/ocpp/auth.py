@@ -26,7 +26,7 @@
 # content change; that costs at most a less fitting eviction, never a wrong
 # authorization.
 import log
-from compat import wall, iso, parse_iso, const, utf8, MICROPYTHON
+from compat import wall, iso, parse_iso, const, utf8, MICROPYTHON, EPOCH_2020
 
 MAX_ENTRIES = const(64)
 NAME = "authcache"
@@ -36,12 +36,7 @@ _ACCEPTED = const(0)
 _EXPIRED = const(2)
 _CONCURRENT = const(4)
 
-# Expiry dates are kept as seconds since 2020-01-01: they stay small ints (no
-# heap object per entry) on 32-bit boards until 2054, where Unix seconds have
-# not fit in a small int since 2004.
-_BASE = const(1577836800)
-
-
+# Expiry dates are kept as seconds since compat.EPOCH_2020: small ints on boards.
 def _key(tag):
     # bytes.lower() only folds ASCII, the same on both runtimes; str.lower()
     # differs between them for other letters.
@@ -101,7 +96,7 @@ def _info(e):
     if e[3] is not None:
         d["parentIdTag"] = e[3]
     if e[2] is not None:
-        d["expiryDate"] = iso(e[2] + _BASE)
+        d["expiryDate"] = iso(e[2] + EPOCH_2020)
     return d
 
 
@@ -167,7 +162,7 @@ class Auth:
         for i in range(len(e)):
             s = e[i][1]
             if not ((s == _ACCEPTED or s == _CONCURRENT)
-                    and (e[i][2] is None or e[i][2] + _BASE > now)):
+                    and (e[i][2] is None or e[i][2] + EPOCH_2020 > now)):
                 return e.pop(i)
         return e.pop(0)
 
@@ -206,7 +201,7 @@ class Auth:
         if i < 0:
             return None
         e = self._e.pop(i)
-        if (e[1] == _ACCEPTED or e[1] == _CONCURRENT) and e[2] is not None and e[2] + _BASE <= wall():
+        if (e[1] == _ACCEPTED or e[1] == _CONCURRENT) and e[2] is not None and e[2] + EPOCH_2020 <= wall():
             # 3.5.1: "when the validity of a Cache entry expires, it SHALL be
             # changed to expired in the Cache".
             e = (e[0], _EXPIRED, e[2], e[3])
@@ -234,7 +229,7 @@ class Auth:
             return False
         x = info.get("expiryDate")
         new = (k, STATUSES.index(info["status"]),
-               None if x is None else parse_iso(x) - _BASE, info.get("parentIdTag"))
+               None if x is None else parse_iso(x) - EPOCH_2020, info.get("parentIdTag"))
         i = self._find(k)
         if i >= 0:
             old = self._e.pop(i)

@@ -48,7 +48,7 @@ transaction code's (meter_value with TRANSACTION_BEGIN / TRANSACTION_END);
 tx_data(c, reserve=2) leaves room for them within the maximum.
 """
 import log
-from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms
+from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms, EPOCH_2020
 from firmware.ocpp.metervalue import (SAMPLE_PERIODIC, SAMPLE_CLOCK, TABLE, read, build,
                                       phases_of)
 from firmware.ocpp.metervalue import (TRANSACTION_BEGIN, TRANSACTION_END, TRIGGER,  # noqa: F401
@@ -59,7 +59,6 @@ from firmware.ocpp.metervalue import fmt as _fmt   # noqa: F401
 LATE_S = 10              # an aligned reading later than this is skipped
 AVG_MIN_MS = 60000       # shorter intervals are too coarse at one pulse per Wh
 MAX_SLEEP_MS = 1000      # a changed key, a new transaction or a set clock shows within it
-SANE_EPOCH = 1577836800  # 2020-01-01: before it the wall clock was never set
 
 
 def _slot(w, every):
@@ -171,7 +170,7 @@ class Metering:
     def due_ms(self, now_ms, wall_s):
         best = None
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every > 0 and self._conns and wall_s >= SANE_EPOCH:
+        if every > 0 and self._conns and wall_s >= EPOCH_2020:
             # Out of step with the keys or the clock: a tick must take that in now.
             if self._a_every != every or self._a_slot is None \
                     or _slot(int(wall_s), every) < self._a_slot:
@@ -234,7 +233,7 @@ class Metering:
 
     def _aligned(self, now, wall_s):
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every <= 0 or wall_s < SANE_EPOCH or not self._conns:
+        if every <= 0 or wall_s < EPOCH_2020 or not self._conns:
             self._a_every = 0
             self._a_slot = None
             return

@@ -33,15 +33,13 @@ free connector the answer is Occupied if any connector is busy or reserved,
 else Faulted if any is faulted, else Unavailable.
 """
 import log
-from compat import wall, const, utf8
+from compat import wall, const, utf8, EPOCH_2020
 from firmware.ocpp.connector import FAULTED
 
 NAME = "resv"
 
-# Expiry kept as seconds since 2020-01-01: small ints on 32-bit boards (see auth.py).
-_BASE = const(1577836800)
-
-# Entry fields: [reservationId, connector, expiry - _BASE, idTag, parentIdTag or None]
+# Entry fields: [reservationId, connector, expiry - EPOCH_2020 (a small int on
+# boards), idTag, parentIdTag or None]
 _RID = const(0)
 _CON = const(1)
 _EXP = const(2)
@@ -251,7 +249,7 @@ class Reservations:
         old = self._find(rid)
         if old is not None:
             self._r.remove(old)
-        self._r.append([rid, c, int(expiry_s) - _BASE, tag, parent or None])
+        self._r.append([rid, c, int(expiry_s) - EPOCH_2020, tag, parent or None])
         self._save()
         log.info("resv", "connector %d reserved for %s (reservation %s)", c, tag, rid)
         return "Accepted"
@@ -339,7 +337,7 @@ class Reservations:
         # Called often (the charge point's tick): one comparison while nothing is due.
         if self._next is None:
             return _NONE
-        now = (wall() if now_s is None else now_s) - _BASE
+        now = (wall() if now_s is None else now_s) - EPOCH_2020
         if now < self._next:
             return _NONE
         gone = []
@@ -357,5 +355,5 @@ class Reservations:
     def next_expiry_s(self, now_s=None):
         if self._next is None:
             return None
-        now = (wall() if now_s is None else now_s) - _BASE
+        now = (wall() if now_s is None else now_s) - EPOCH_2020
         return max(0, self._next - now)
