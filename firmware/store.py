@@ -52,14 +52,15 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
 #   resetreason   1        firmware/ocpp/transaction.py   none
 #   txq           1        firmware/ocpp/txqueue.py       none (record log: the version is
 #                                                         each record's marker, recordlog.py)
-#   authcache     1        firmware/ocpp/auth.py          none
+#   authcache     2        firmware/ocpp/auth.py          1 (0.1.0): {"v": 1, "e": rows},
+#                                                         upgraded to rows when read
 #   locallist     1        firmware/ocpp/locallist.py     none
 #   resv          1        firmware/ocpp/reservation.py   none
 #   profiles      1        firmware/ocpp/smart.py         none
 #   log.txt, log.<n>.txt   lib/logfile.py (text, only shown to people, never read as data)
 # A file that is not listed is version 1.
 FILES = (("config", 1), ("device", 1), ("register", 1), ("avail", 1), ("tx", 1),
-         ("resetreason", 1), ("txq", 1), ("authcache", 1), ("locallist", 1), ("resv", 1),
+         ("resetreason", 1), ("txq", 1), ("authcache", 2), ("locallist", 1), ("resv", 1),
          ("profiles", 1))
 
 _T = (0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,

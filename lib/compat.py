@@ -200,3 +200,13 @@ else:
     def utf8(s):
         # A lone surrogate from a \\uD800 escape is kept, not an error.
         return s.encode("utf-8", "surrogatepass")
+
+
+def ci_key(s):
+    """A case-insensitive string as it compares (OCPP's CiString, e.g. an
+    idTag; errata 3.73): its UTF-8 with ASCII letters lower-cased, or None
+    when it is not a non-empty string. str.lower() differs between the
+    runtimes for other letters; bytes.lower() folds ASCII only on both."""
+    if not isinstance(s, str) or not s:
+        return None
+    return utf8(s).lower()

@@ -17,7 +17,8 @@
 # expiryDate counts as Expired.
 #
 # The cache is one list of small tuples (key, status, expiry, parent), oldest use
-# first, at most MAX_ENTRIES long. Spec 3.5.1 asks that a full cache drops
+# first, at most MAX_ENTRIES long; its file (format version 2, store.FILES) is
+# that list. Spec 3.5.1 asks that a full cache drops
 # NOT-valid entries before valid ones; within each kind the least recently used
 # goes first. It lives on flash as one Store file rewritten only when what it
 # says changes (a new tag, a new status, expiry or parent, an entry expiring,
@@ -26,7 +27,7 @@
 # content change; that costs at most a less fitting eviction, never a wrong
 # authorization.
 import log
-from compat import wall, iso, parse_iso, const, utf8, MICROPYTHON, EPOCH_2020
+from compat import wall, iso, parse_iso, const, ci_key, MICROPYTHON, EPOCH_2020
 
 MAX_ENTRIES = const(64)
 NAME = "authcache"
@@ -38,11 +39,10 @@ _CONCURRENT = const(4)
 
 # Expiry dates are kept as seconds since compat.EPOCH_2020: small ints on boards.
 def _key(tag):
-    # bytes.lower() only folds ASCII, the same on both runtimes; str.lower()
-    # differs between them for other letters.
-    if not isinstance(tag, str) or not 0 < len(tag) <= 20:
+    # The cache's key (compat.ci_key): text, for its JSON file; at most 20 characters.
+    k = ci_key(tag)
+    if k is None or len(tag) > 20:
         return None
-    k = utf8(tag).lower()
     return k.decode() if MICROPYTHON else k.decode("utf-8", "surrogatepass")
 
 
@@ -100,6 +100,11 @@ def _info(e):
     return d
 
 
+def _upgrade(version, saved):
+    # Format version 1 (release 0.1.0) wrapped the rows: {"v": 1, "e": rows}.
+    return saved.get("e") if isinstance(saved, dict) and saved.get("v") == 1 else None
+
+
 def _entry_ok(e):
     return (isinstance(e, (list, tuple)) and len(e) == 4 and isinstance(e[0], str)
             and _key(e[0]) == e[0]
@@ -122,10 +127,9 @@ class Auth:
     # --- the cache on flash
 
     def _load(self):
-        saved = self.store.load(NAME, None)
-        if saved is None:
+        rows = self.store.load(NAME, None, _upgrade)
+        if rows is None:
             return
-        rows = saved.get("e") if isinstance(saved, dict) and saved.get("v") == 1 else None
         if not isinstance(rows, list):
             log.warn("auth", "saved authorization cache has an unknown format; starting empty")
             return
@@ -141,7 +145,7 @@ class Auth:
     def _save(self):
         try:
             # Tuples go out as JSON arrays on both runtimes; oldest use first.
-            self.store.save(NAME, {"v": 1, "e": self._e})
+            self.store.save(NAME, self._e)
             return True
         except OSError as ex:
             # RAM stays right; the next content change tries again.

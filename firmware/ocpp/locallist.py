@@ -52,7 +52,7 @@
 import os
 import struct
 import log
-from compat import parse_iso, iso, const, utf8
+from compat import parse_iso, iso, const, utf8, ci_key
 # The Store's checked-file format, with a body of our own.
 from firmware.store import crc32, BODY
 
@@ -73,11 +73,9 @@ _VMAX = const(2147483647)   # OCPP integer: 32 bits
 
 
 def _key(tag):
-    """The record key of an idTag (20 bytes), or None when it cannot have one."""
-    if not isinstance(tag, str) or not tag:
-        return None
-    k = utf8(tag).lower()    # bytes.lower() folds ASCII only, alike on both runtimes
-    if len(k) > _TAG or b"\0" in k:
+    """The record key of an idTag (its ci_key in 20 bytes), or None when it cannot have one."""
+    k = ci_key(tag)
+    if k is None or len(k) > _TAG or b"\0" in k:
         return None
     return k + _PAD[len(k):]
 

@@ -33,7 +33,7 @@ free connector the answer is Occupied if any connector is busy or reserved,
 else Faulted if any is faulted, else Unavailable.
 """
 import log
-from compat import wall, const, utf8, EPOCH_2020
+from compat import wall, const, ci_key, EPOCH_2020
 from firmware.ocpp.connector import FAULTED
 
 NAME = "resv"
@@ -50,16 +50,9 @@ _BUSY = ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing")
 _NONE = ()
 
 
-def _key(tag):
-    # bytes.lower() folds ASCII only, the same on both runtimes.
-    if not isinstance(tag, str) or not tag:
-        return None
-    return utf8(tag).lower()
-
-
 def _matches(e, tag, parent):
-    have = (_key(e[_TAG]), _key(e[_PAR]))
-    for t in (_key(tag), _key(parent)):
+    have = (ci_key(e[_TAG]), ci_key(e[_PAR]))
+    for t in (ci_key(tag), ci_key(parent)):
         if t is not None and (t == have[0] or t == have[1]):
             return True
     return False
@@ -92,7 +85,7 @@ def _valid(e, n):
     for i in (_RID, _CON, _EXP):
         if not isinstance(e[i], int) or isinstance(e[i], bool):
             return False
-    if not 0 <= e[_CON] <= n or _key(e[_TAG]) is None or len(e[_TAG]) > 20:
+    if not 0 <= e[_CON] <= n or ci_key(e[_TAG]) is None or len(e[_TAG]) > 20:
         return False
     return e[_PAR] is None or (isinstance(e[_PAR], str) and len(e[_PAR]) <= 20)
 
