@@ -21,7 +21,7 @@ import log
 import logfile as _lf
 from compat import MICROPYTHON
 from firmware.store import Store
-from firmware.config import Config
+from firmware.config import Config, settle
 from firmware.config_keys import KEYS, RO, DEV
 from firmware import net
 
@@ -69,14 +69,8 @@ def _st():
 
 
 def _defaults():
-    d = {}
-    m = sys.modules.get("firmware.main")
-    if m is not None:
-        d["SupportedFeatureProfiles"] = m.PROFILES
     app = _ran()[0]
-    if app is not None:
-        d["connectors"] = app.board.connectors
-    return d
+    return {"connectors": app.board.connectors} if app is not None else {}
 
 
 def _cfg():
@@ -110,34 +104,19 @@ def _flush():
 def apply(pairs, source="repl"):
     """[(key, value), ...] all or nothing (tools/configure.py); True if done."""
     cfg = _cfg()
-    todo = list(pairs)
-    order = []
-    why = {}
-    # Keys that depend on each other (SecurityProfile needs AuthorizationKey
-    # first, clearing the key needs the profile lowered first) go through in
-    # whatever order works.
-    moved = True
     quiet = log.level
     log.level = log.ERROR + 1       # the dry run changes nothing: nothing to log
     try:
         dry = Config(_Scratch(_st().load("config", None)), _defaults())
-        while todo and moved:
-            moved = False
-            for kv in list(todo):
-                st, msg = dry.set(kv[0], kv[1], source)
-                if st in _OK:
-                    order.append(kv)
-                    todo.remove(kv)
-                    moved = True
-                else:
-                    if st == "NotSupported":
-                        msg += "; setup.show(True) lists the keys"
-                    why[kv[0]] = msg
+        order, why = settle(dry, pairs, source)
     finally:
         log.level = quiet
-    if todo:
-        for kv in todo:
-            print("refused: " + why[kv[0]])
+    if why:
+        for kv in pairs:
+            if kv[0] in why:
+                st, msg = why[kv[0]]
+                print("refused: " + msg + ("; setup.show(True) lists the keys"
+                                           if st == "NotSupported" else ""))
         if len(pairs) > 1:
             print("nothing changed")
         return False
