@@ -41,14 +41,11 @@ _HELP = """import setup, then:
   setup.logfile(kb=16, files=2, trace=True, level="info")   log size, OCPP frame trace
   setup.reset()                       factory settings; reset(True) also erases the data
 Ctrl-D restarts the firmware."""
-# Hardware options a board driver reads (boards/README.md), with their kind.
-_HW = {"pins": (dict,), "has_feedback": (bool,), "fb_active": (int, 0, 1),
-       "has_rcd_test": (bool,), "rcd_active": (int, 0, 1), "has_pp": (bool,),
-       "pp_pullup_ohm": (int,), "pp_supply_mv": (int,), "has_lock": (bool,),
-       "cp_zero_mv": (int,), "cp_gain_pm": (int,), "cp_samples": (int, 1, 1000),
-       "vendor": (str,), "rx_buf": (int, 1024, 65536), "s0_irq": (bool,)}
-_LOG = {"kb": (int, 1, 256), "files": (int, 1, 8), "trace": (bool,),
-        "level": (tuple, ("debug", "info", "warn", "error")), "ntp": (str,)}
+# Log options, as lib/boardopts.OPTIONS: name: (kind, lowest, highest or the
+# choices, default).
+_LOG = {"kb": (int, 1, 256, 16), "files": (int, 1, 8, 2), "trace": (bool, None, None, False),
+        "level": (tuple, ("debug", "info", "warn", "error"), None, "info"),
+        "ntp": (str, None, None, "pool.ntp.org")}
 
 _own = None         # our own Config when no firmware runs (or ran) here
 _store = None
@@ -248,26 +245,28 @@ def _device():
 
 
 def _log_opts():
-    o = {"kb": 16, "files": 2, "trace": False, "level": "info", "ntp": "pool.ntp.org"}
+    o = {}
+    for k in _LOG:
+        o[k] = _LOG[k][3]
     o.update(_device().get("log") or {})
     return o
 
 
 def _why_not(v, rule):
-    # None if v fits the rule, else what is allowed.
-    kind = rule[0]
+    # None if v fits the rule (kind, lowest, highest or choices, default),
+    # else what is allowed.
+    kind, lo, hi, _d = rule
     if kind is int:
-        if isinstance(v, int) and not isinstance(v, bool) and \
-                (len(rule) < 3 or rule[1] <= v <= rule[2]):
+        if isinstance(v, int) and not isinstance(v, bool) and (lo is None or lo <= v <= hi):
             return None
-        return "an integer" + (" from %d to %d" % (rule[1], rule[2]) if len(rule) > 2 else "")
+        return "an integer" + ("" if lo is None else " from %d to %d" % (lo, hi))
     if kind is dict:
         if isinstance(v, dict) and all(isinstance(k, str) and isinstance(v[k], (int, str))
                                        and not isinstance(v[k], bool) for k in v):
             return None
         return "a dict of signal name to GPIO number"
     if kind is tuple:
-        return None if v in rule[1] else "one of " + ", ".join(rule[1])
+        return None if v in lo else "one of " + ", ".join(lo)
     if isinstance(v, kind):
         return None
     return "True or False" if kind is bool else "text"
@@ -305,7 +304,8 @@ def _options(section, label, table, opts):
 
 def board(**opts):
     """Hardware options of the board driver (boards/README.md)."""
-    _options("board", "board", _HW, opts)
+    from boardopts import OPTIONS
+    _options("board", "board", OPTIONS, opts)
 
 
 def logfile(**opts):
