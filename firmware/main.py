@@ -60,7 +60,7 @@ class App:
         ctx = None
         if url.startswith("wss:") or profile == 2:
             ctx = self._tls()
-        s = Session(self.cp, wslib.join_url(url, ident), ssl=ctx, auth=auth,
+        s = Session(self.cp.out, wslib.join_url(url, ident), ssl=ctx, auth=auth,
                     bufsize=self.board.rx_buf)
         s.set_link(self.link_up)
         return s

@@ -1,9 +1,9 @@
 # TriggerMessage (spec 5.17, errata 3.35 and 3.46): the central system asks
-# for a message now. The answer goes first; the message follows it (rpc.later)
-# through a method of the charge point, and a charge point without that method
-# answers NotImplemented, as does a requestedMessage this code does not know
-# (5.17 says NotImplemented rather than a CALLERROR, so the enum is checked
-# here, not in SCHEMA).
+# for a message now. The answer goes first; the message follows it (rpc.later),
+# built by the outbox as the normal flow builds it (firmware/ocpp/outbox.py).
+# A requestedMessage this code does not know answers NotImplemented (5.17 says
+# NotImplemented rather than a CALLERROR, so the enum is checked here, not in
+# SCHEMA).
 #
 # Which messages take the connectorId (5.17: "the requested message is
 # leading"):
@@ -21,17 +21,12 @@
 # StartTransaction and StopTransaction cannot be triggered (they describe a
 # transition, not a state) and are not in the enum.
 from firmware.ocpp.check import I, S, REQ
-from firmware.ocpp import trigger
 
 SCHEMA = {"requestedMessage": (S | REQ, 50), "connectorId": (I,)}
 
-# requestedMessage -> (function of trigger.py, takes a connector)
-_WHAT = (("BootNotification", "boot", False),
-         ("DiagnosticsStatusNotification", "diagnostics", False),
-         ("FirmwareStatusNotification", "firmware", False),
-         ("Heartbeat", "heartbeat", False),
-         ("MeterValues", "meter", True),
-         ("StatusNotification", "status", True))
+# The messages the outbox can be asked for; the last two take a connector.
+_WHAT = ("BootNotification", "DiagnosticsStatusNotification", "FirmwareStatusNotification",
+         "Heartbeat", "MeterValues", "StatusNotification")
 
 
 def _answer(s):
@@ -40,19 +35,14 @@ def _answer(s):
 
 def handle(cp, p):
     msg = p["requestedMessage"]
-    for name, method, per_connector in _WHAT:
-        if name == msg:
-            break
-    else:
+    if msg not in _WHAT:
         return _answer("NotImplemented")
-    fn = getattr(trigger, method)
-    if per_connector:
+    c = None
+    if msg == "MeterValues" or msg == "StatusNotification":
         c = p.get("connectorId")
         if c is not None and not 0 <= c <= cp.n:
             return _answer("Rejected")
-        cp.rpc.later(lambda: fn(cp, c))
-    else:
-        if name == "BootNotification" and cp.boot == "Accepted":
-            return _answer("Rejected")
-        cp.rpc.later(lambda: fn(cp))
+    elif msg == "BootNotification" and cp.out.boot == "Accepted":
+        return _answer("Rejected")
+    cp.rpc.later(lambda: cp.out.trigger(msg, c))
     return _answer("Accepted")
