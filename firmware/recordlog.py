@@ -71,7 +71,6 @@ class RecordLog:
         self.max_record = max_record or MAX_RECORD
         self.path = store.path(name)
         self.magic = _MARK + version(name)
-        store.discard(name)
         self.count = 0
         try:
             self.size = os.stat(self.path)[6]
@@ -131,7 +130,9 @@ class RecordLog:
         off = self.size
         self.size += REC_HDR + len(body)
         self.count += 1
-        self.store.count(REC_HDR + len(body))
+        st = self.store
+        st.writes += 1
+        st.bytes_written += REC_HDR + len(body)
         return off
 
     def records(self, start=0):
@@ -149,11 +150,9 @@ class RecordLog:
         """Replace the log atomically by its records mapped through fn(obj):
         fn returns the object to keep (changed or not) or None to drop it.
         fn None copies every record that checks (the repair after damage)."""
-        st = self.store
-        out = st.begin(self.name)
-        kept = 0
-        size = 0
-        try:
+        got = [0, 0]        # records kept, bytes
+
+        def copy(out):
             for _off, body in self._walk(0, self.size):
                 if fn is not None:
                     try:
@@ -166,22 +165,13 @@ class RecordLog:
                     body = json.dumps(obj).encode()
                 out.write(_pack(body, self.magic))
                 out.write(body)
-                kept += 1
-                size += REC_HDR + len(body)
-            sync(out)
-        except BaseException:
-            out.close()
-            st.discard(self.name)
-            raise
-        out.close()
-        if kept:
-            st.commit(self.name)
-        else:
-            st.remove(self.name)
-        self.count = kept
-        self.size = size
-        st.count(size)
-        return kept
+                got[0] += 1
+                got[1] += REC_HDR + len(body)
+            return got[1] or None
+        if not self.store.replace(self.name, copy):
+            self.store.remove(self.name)
+        self.count, self.size = got
+        return got[0]
 
     def clear(self):
         self.store.remove(self.name)

@@ -25,8 +25,8 @@ cut is removed.
 
 Public API beyond save/load, for the modules with formats of their own:
 write_checked (a body written by the caller: the local list), check (open a
-checked file at its body), begin/commit/discard (the temporary file of an atomic
-replace: the record log), crc32, sync, SCRATCH, BODY.
+checked file at its body), replace (any file replaced atomically: the record
+log), crc32, sync, version, SCRATCH, BODY.
 
 Counters `writes` (files written or records appended) and `bytes_written` are
 the flash-wear budget the benchmarks report.
@@ -42,7 +42,9 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
     _crc32 = None
 
 # Every file the firmware keeps in its data folder, and the version of its
-# format. A name ending in a digit is looked up without it (tx1, tx2: "tx").
+# format: FILES, one string ("name version" pairs), which costs a tenth of the
+# heap of a tuple of pairs. A name ending in a digit is looked up without it
+# (tx1, tx2: "tx"); a file not listed is version 1.
 #   name          version  owner                          an older version
 #   config        1        firmware/config.py             none
 #   device        1        firmware/setup.py              none
@@ -50,18 +52,16 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
 #   avail         1        firmware/ocpp/connector.py     none
 #   tx<c>         1        firmware/ocpp/transaction.py   none
 #   resetreason   1        firmware/ocpp/transaction.py   none
-#   txq           1        firmware/ocpp/txqueue.py       none (record log: the version is
-#                                                         each record's marker, recordlog.py)
-#   authcache     2        firmware/ocpp/auth.py          1 (0.1.0): {"v": 1, "e": rows},
-#                                                         upgraded to rows when read
+#   txq           1        firmware/ocpp/txqueue.py       none (a record log: each record's
+#                                                         marker is the version, recordlog.py)
+#   authcache     2        firmware/ocpp/auth.py          1 (release 0.1.0, {"v": 1, "e": rows}):
+#                                                         upgraded to its rows when read
 #   locallist     1        firmware/ocpp/locallist.py     none
 #   resv          1        firmware/ocpp/reservation.py   none
 #   profiles      1        firmware/ocpp/smart.py         none
-#   log.txt, log.<n>.txt   lib/logfile.py (text, only shown to people, never read as data)
-# A file that is not listed is version 1.
-FILES = (("config", 1), ("device", 1), ("register", 1), ("avail", 1), ("tx", 1),
-         ("resetreason", 1), ("txq", 1), ("authcache", 2), ("locallist", 1), ("resv", 1),
-         ("profiles", 1))
+#   log.txt, log.<n>.txt   lib/logfile.py (text for people, never read back as data)
+FILES = (" config 1 device 1 register 1 avail 1 tx 1 resetreason 1 txq 1 authcache 2"
+         " locallist 1 resv 1 profiles 1 ")
 
 _T = (0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
       0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
@@ -86,10 +86,11 @@ def crc32(data, crc=0):
 def version(name):
     """The format version this firmware writes and reads for file `name`."""
     base = name.rstrip("0123456789") or name
-    for n, v in FILES:
-        if n == base:
-            return v
-    return 1
+    i = FILES.find(" %s " % base)
+    if i < 0:
+        return 1
+    i += len(base) + 2
+    return int(FILES[i:FILES.index(" ", i)])
 
 
 BODY = 21           # where a checked file's body starts: len(b"S1 00000000 00000000\n")
@@ -255,29 +256,35 @@ class Store:
             log.info("store", "removed %d unfinished file(s) from a power cut", n)
         return n
 
-    # ---- the temporary file of an atomic replace
-    def begin(self, name):
-        """The open temporary file that commit(name) will put in place of `name`."""
-        return open(self.path(name) + ".tmp", "wb")
-
-    def commit(self, name):
+    def replace(self, name, fill):
+        """Replace file `name` atomically by what fill(f) writes to the open
+        temporary file f, returning how many bytes, or None to give up (the old
+        file stays). True when the file was replaced."""
         p = self.path(name)
+        tmp = p + ".tmp"
+        f = open(tmp, "wb")
         try:
-            os.rename(p + ".tmp", p)
+            n = fill(f)
+            if n is not None:
+                sync(f)
+        except BaseException:
+            f.close()
+            _rm(tmp)
+            raise
+        f.close()
+        if n is None:
+            _rm(tmp)
+            return False
+        try:
+            os.rename(tmp, p)
         except OSError as e:
-            _rm(p + ".tmp")
+            _rm(tmp)
             raise StoreError("cannot replace %s (%s): the file system must be littlefs, "
                              "FAT is not safe across power cuts" % (p, e))
         _sync_dir(self.root)
-
-    def discard(self, name):
-        """Remove an unfinished temporary file (a power cut's, or one given up)."""
-        return _rm(self.path(name) + ".tmp")
-
-    def count(self, nbytes):
-        """One write of nbytes, for the wear counters."""
         self.writes += 1
-        self.bytes_written += nbytes
+        self.bytes_written += n
+        return True
 
     # ---- checked files
     def save(self, name, obj):
@@ -292,29 +299,22 @@ class Store:
         """Replace file `name` atomically by a checked body that fill(f) writes
         to the open file f, returning (length, crc32) of what it wrote, or None
         to give up (the old file stays). True when the file was replaced."""
-        f = self.begin(name)
-        try:
+        def checked(f):
             f.write(b"S1 ________ ________\n")
             got = fill(f)
-            if got is not None:
-                f.seek(0)
-                f.write(_header(version(name), got[0], got[1]))
-                sync(f)
-        except BaseException:
-            f.close()
-            self.discard(name)
-            raise
-        f.close()
-        if got is None:
-            self.discard(name)
-            return False
-        self.commit(name)
-        self.count(BODY + got[0])
-        return True
+            if got is None:
+                return None
+            f.seek(0)
+            f.write(_header(version(name), got[0], got[1]))
+            return BODY + got[0]
+        return self.replace(name, checked)
 
-    def _open(self, name):
-        # (file at its body, version, body length, None), or (None, 0, 0, why):
-        # why None when there is no file.
+    def check(self, name, older=False):
+        """(file, version, None): `name` opened at the start of its body, whole
+        and of this firmware's format version (older: or an older one), for
+        the caller to read and close. (None, 0, None): no such file, or one of
+        another version (refused here in one log line, and kept). (None, 0,
+        why): damaged; the caller logs and removes it."""
         p = self.path(name)
         # A .tmp means the cut came before the rename: the old file still
         # stands and the half-made new one is not trusted.
@@ -322,45 +322,28 @@ class Store:
         try:
             f = open(p, "rb")
         except OSError:
-            return None, 0, 0, None
+            return None, 0, None
         try:
-            v, n, why = _check_file(f)
+            v, _n, why = _check_file(f)
         except BaseException:
             f.close()
             raise
-        if why is not None:
-            f.close()
-            return None, 0, 0, why
-        f.seek(BODY)
-        return f, v, n, None
-
-    def _refuse(self, f, name, v):
+        want = version(name)
+        if why is None and (v == want or (older and 0 < v < want)):
+            f.seek(BODY)
+            return f, v, None
         f.close()
-        log.warn("store", "%s is format version %d, this firmware reads version %d: "
-                 "not read, left as it is", name, v, version(name))
-
-    def check(self, name):
-        """(file, body length, None): `name` opened at the start of its body, whole
-        and of this firmware's version, for the caller to read and close.
-        (None, 0, None): no such file, or one of another version (refused here,
-        in one log line, and kept). (None, 0, why): damaged; the caller logs
-        and removes it."""
-        f, v, n, why = self._open(name)
-        if f is not None and v != version(name):
-            self._refuse(f, name, v)
-            return None, 0, None
-        return f, n, why
+        if why is None:
+            log.warn("store", "%s is format version %d, this firmware reads version %d: "
+                     "not read, left as it is", name, v, want)
+        return None, 0, why
 
     def load(self, name, default=None, upgrade=None):
         """The value saved as `name`, or default. upgrade(version, obj) -> obj
         turns the body of an older version into the current one; without it
         an older version is refused like a newer one."""
-        f, v, _n, why = self._open(name)
-        want = version(name)
+        f, v, why = self.check(name, upgrade is not None)
         if f is not None:
-            if v != want and (upgrade is None or not 1 <= v < want):
-                self._refuse(f, name, v)
-                return default
             try:
                 obj = json.load(f)
             except ValueError:
@@ -373,7 +356,7 @@ class Store:
             return default
         if f is None:
             return default
-        if v != want:
+        if v != version(name):
             obj = upgrade(v, obj)
             log.info("store", "%s upgraded from format version %d", name, v)
         return obj

@@ -167,10 +167,11 @@ class LocalList:
     def _open(self):
         # A .tmp is an update a power cut interrupted: the list it was to
         # replace still stands (check() removes it).
-        f, n, why = self.store.check(NAME)
+        f, _v, why = self.store.check(NAME)
         v = c = 0
         if f is not None:
             try:
+                n = f.seek(0, 2) - BODY
                 if n < _TRAIL_LEN or (n - _TRAIL_LEN) % REC:
                     why = "bad size"
                 else:
@@ -287,7 +288,6 @@ class LocalList:
         try:
             return self._apply(entries, order, full, list_version, update_type)
         except OSError as e:
-            self.store.discard(NAME)
             log.error("locallist", "%s update to version %d failed: cannot write the list "
                       "(%s); list unchanged", update_type, list_version, e)
             return "Failed"
