@@ -2,8 +2,9 @@
 status of every connector (spec 4.9 with the errata's status table,
 StatusNotification), the messages that are not about a transaction
 (BootNotification, Heartbeat, DataTransfer, MeterValues outside a transaction,
-Diagnostics- and FirmwareStatusNotification), each built here once for the
-normal flow and for TriggerMessage (5.17), and the order everything goes in:
+Diagnostics- and FirmwareStatusNotification), each built once, here or in
+the room that owns it, for the normal flow and for TriggerMessage (5.17,
+actions/TriggerMessage.py), and the order everything goes in:
 the statuses owed, then the messages waiting in RAM, then the head of the
 transaction queue (firmware/ocpp/transaction.py builds and answers those).
 The session (firmware/ocpp/session.py) sends what next_message() gives.
@@ -13,7 +14,7 @@ The session (firmware/ocpp/session.py) sends what next_message() gives.
     out.send(action, payload, on_answer=None, triggered=False) -> queued or not
     out.next_message()     (action, payload, on_answer) or None; on_answer(result
                            or exception) gets the answer
-    out.trigger(message, c)  what a TriggerMessage asked for, after its answer
+    out.status_message(c), out.owe_status(c)   StatusNotification of c, now or in turn
     out.meter_value(c, mv, kind)  what metering reads: a transaction's, or clock-aligned
     out.online, out.boot   the link and the last BootNotification status (the session's)
 
@@ -27,7 +28,6 @@ import asyncio
 import log
 from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso
 from firmware.ocpp.rpc import LinkDown
-from firmware.ocpp.metervalue import meter_value, TRIGGER
 from firmware.ocpp.transaction import meter_values
 
 FIRMWARE_VERSION = "0.1.0"
@@ -89,7 +89,7 @@ class Outbox:
             for c in range(self.n + 1):
                 if self._dirty & (1 << c):
                     self._dirty &= ~(1 << c)
-                    return "StatusNotification", self._status(c), None
+                    return "StatusNotification", self.status_message(c), None
         if self.ram:
             return self.ram.pop(0)
         return self.txs.next_message()
@@ -115,9 +115,15 @@ class Outbox:
             if self.on_time is not None:
                 self.on_time()
 
-    def _status(self, c):
+    def status_message(self, c):
+        """StatusNotification.req of connector c, its last reported status."""
         return {"connectorId": c, "errorCode": self.error[c], "status": self.status[c],
                 "timestamp": iso()}
+
+    def owe_status(self, c):
+        """Send connector c's status once more (in order with the rest)."""
+        self._dirty |= 1 << c
+        self.wake.set()
 
     def data_transfer(self, vendor_id, message_id=None, data=None, on_answer=None):
         """The charge point's own DataTransfer (spec 4.3), for vendor code: sent
@@ -138,32 +144,6 @@ class Outbox:
             self.wake.set()
         elif kind == "aligned":
             self.send("MeterValues", meter_values(c, mv))
-
-    def trigger(self, message, c=None):
-        """Send what TriggerMessage asked for; c only for StatusNotification
-        and MeterValues (None: every connector)."""
-        if message == "BootNotification":
-            self.boot_requested = True
-            self.wake.set()
-        elif message == "Heartbeat":
-            self.send("Heartbeat", {}, self.clock, True)
-        elif message == "StatusNotification":
-            for k in range(self.n + 1) if c is None else (c,):
-                if self.boot == "Accepted":
-                    self._dirty |= 1 << k
-                    self.wake.set()
-                else:
-                    self.send("StatusNotification", self._status(k), None, True)
-        elif message == "MeterValues":
-            ms = self.cfg.get("MeterValuesSampledData")
-            for k in range(1, self.n + 1) if not c else (c,):
-                conn = self.conns[k]
-                mv = meter_value(conn.ctl, ms, TRIGGER) if conn.ctl is not None else None
-                if mv is not None:
-                    tx = conn.tx
-                    self.send("MeterValues", meter_values(k, mv, tx.id if tx else None), None, True)
-        else:       # DiagnosticsStatusNotification, FirmwareStatusNotification
-            self.send(message, {"status": "Idle"}, None, True)
 
     # ---- status
     def changed(self, c=None, now=False):

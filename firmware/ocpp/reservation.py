@@ -94,9 +94,6 @@ class Reservations:
         self._next = None          # earliest expiry (relative), None when empty
         self._load()
 
-    def _tell(self, c):
-        self.changed(c or None)
-
     # ---- persistence
     def _load(self):
         data = self.store.load(NAME)
@@ -235,8 +232,8 @@ class Reservations:
         self._save()
         log.info("resv", "connector %d reserved for %s (reservation %s)", c, tag, rid)
         if old is not None and old[_CON] != c:
-            self._tell(old[_CON])
-        self._tell(c)
+            self.changed(old[_CON] or None)
+        self.changed(c or None)
         return "Accepted"
 
     def _check(self, c, rid):
@@ -286,7 +283,7 @@ class Reservations:
         self._r.remove(e)
         self._save()
         log.info("resv", "reservation %s cancelled", rid)
-        self._tell(e[_CON])
+        self.changed(e[_CON] or None)
         return "Accepted"
 
     def use(self, c, tag, parent):
@@ -339,7 +336,7 @@ class Reservations:
         self._r = keep
         self._save()
         for c in gone:
-            self._tell(c)
+            self.changed(c or None)
         return gone
 
     def next_expiry_s(self, now_s=None):

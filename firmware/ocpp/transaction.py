@@ -74,11 +74,6 @@ class Transaction:
         store.save("tx%d" % self.c, d)
 
 
-def _readable(d):
-    return isinstance(d, dict) and isinstance(d.get("ref"), int) and \
-        isinstance(d.get("start_wh"), int) and isinstance(d.get("tag"), str)
-
-
 class Transactions:
     def __init__(self, cfg, store, queue, conns, reservations, auth, smart, limiter, register):
         self.cfg = cfg
@@ -261,7 +256,8 @@ class Transactions:
         for conn in self.conns[1:]:
             name = "tx%d" % conn.c
             d = self.store.load(name)
-            if not _readable(d):
+            if not (isinstance(d, dict) and isinstance(d.get("ref"), int)
+                    and isinstance(d.get("start_wh"), int) and isinstance(d.get("tag"), str)):
                 continue
             ref = d["ref"]
             q.bump(ref)

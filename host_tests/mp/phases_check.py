@@ -9,6 +9,7 @@ import json
 import log
 import board as simboard
 from firmware.main import App
+from firmware.ocpp.actions import TriggerMessage
 from rpcfake import expect, results
 
 ROOT = sys.argv[1]
@@ -43,7 +44,7 @@ for n, want in ((1, ONE), (3, {"Current.Import": None, "Current.Offered": None, 
            ["Transaction.End"] and phases(end) == want, end)
     cp.out.online = True
     cp.out.boot = "Accepted"
-    cp.out.trigger("MeterValues", 1)
+    TriggerMessage.send(cp, "MeterValues", 1)
     sent = [m[1] for m in cp.out.ram if m[0] == "MeterValues"]
     for p in sent:
         print("REQ MeterValues %s" % json.dumps(p))

@@ -6,6 +6,7 @@ import asyncio
 import log
 from rpcfake import expect, results
 from realcp import RealCP, call
+from firmware.ocpp.actions import TriggerMessage
 
 ROOT = sys.argv[1]
 log.level = log.ERROR + 1
@@ -20,8 +21,10 @@ class TriggerCP(RealCP):
     def __init__(self, root):
         RealCP.__init__(self, root)
         self.out.boot = "Pending"
-        # Stands in for the outbox's trigger(): records that it ran, and after what.
-        self.out.trigger = lambda msg, c: self.events.append(("trigger", SHORT[msg], c))
+
+
+# Stands in for TriggerMessage.send(): records that it ran, and after what.
+TriggerMessage.send = lambda cp, msg, c: cp.events.append(("trigger", SHORT[msg], c))
 
 
 async def trig(cp, msg, c=None, show=True):
