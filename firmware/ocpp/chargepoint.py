@@ -15,7 +15,8 @@ What a handler (firmware/ocpp/actions/<Action>.py) may use, and nothing else
     cp.rpc.later(fn)  run fn once the answer is on the wire
     cp.conns[c]       connector c (connector.py), 0 the charge point as a whole
     cp.txs            the transactions: find(transactionId), mark_reboot()
-    cp.out            the outbox: can_send(), trigger(message, c), boot
+    cp.out            the outbox: can_send(), send(), status_message(c), owe_status(c),
+                      clock, boot, boot_requested, wake
     cp.auth, cp.locallist, cp.reservations, cp.smart, cp.limiter
     cp.vendors        vendorId -> fn(messageId, data) -> (status, data), DataTransfer
     cp.reset(kind)    stop every transaction and restart the board
