@@ -174,14 +174,13 @@ class Outbox:
             # The EV takes a moment to answer a new offer: a suspended state is
             # reported only once it lasts, not on the way to Charging.
             hold = _SETTLE_S
-        h = self._held[c]
-        if st == "Faulted" or hold <= 0 or now:
-            h = None
-        elif h is None or h[0] != st or h[1] != err:
-            self._held[c] = (st, err, ticks_ms())
-            return
-        elif ticks_diff(ticks_ms(), h[2]) < hold * 1000:
-            return
+        if st != "Faulted" and hold > 0 and not now:
+            h = self._held[c]
+            if h is None or h[0] != st or h[1] != err:
+                self._held[c] = (st, err, ticks_ms())
+                return
+            if ticks_diff(ticks_ms(), h[2]) < hold * 1000:
+                return
         self._held[c] = None
         log.info("cp", "connector %d: %s%s", c, st, "" if err == "NoError" else " (%s)" % err)
         self.status[c] = st
