@@ -8,6 +8,7 @@ firmware/config_keys.py.
     cfg.entry("HeartbeatInterval")          -> (False, "60")  for GetConfiguration
     cfg.watch(fn)                           fn(name, value) after each change
     cfg.show()                              "name = value" lines, secrets masked
+    settle(cfg, [(key, value), ...], source) -> (done in order, {key: (status, msg)})
 
 set() answers with the ChangeConfiguration status and a one-line message that
 says what is allowed. `source` "ocpp" means the central system: device-only keys
@@ -386,3 +387,28 @@ class Config:
                 s += "  (restart to apply)"
             out.append("%s = %s" % (e[0], s))
         return out
+
+
+def settle(cfg, pairs, source):
+    """Set [(key, value), ...] in whatever order works: keys that depend on
+    each other (SecurityProfile needs its AuthorizationKey first, clearing the
+    key needs the profile lowered first) go through once what they need has.
+    Returns (the pairs set, in the order they went through; {key: (status,
+    message)} for the ones that never did)."""
+    todo = list(pairs)
+    done = []
+    why = {}
+    moved = True
+    while todo and moved:
+        moved = False
+        for kv in list(todo):
+            st, msg = cfg.set(kv[0], kv[1], source)
+            if st == "Accepted" or st == "RebootRequired":
+                done.append(kv)
+                todo.remove(kv)
+                moved = True
+            else:
+                why[kv[0]] = (st, msg)
+    for kv in done:
+        why.pop(kv[0], None)
+    return done, why

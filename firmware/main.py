@@ -5,16 +5,13 @@ import asyncio
 import log
 from compat import sleep_ms, ticks_ms, ticks_diff
 from firmware.store import Store
-from firmware.config import Config
+from firmware.config import Config, settle
 from firmware.register import Register
 from firmware.evse.controller import Controller
 from firmware.ocpp.chargepoint import ChargePoint
 from firmware.ocpp.session import Session
 import ws as wslib
 
-# The feature profiles this build implements; the registry lists them to the
-# central system in SupportedFeatureProfiles.
-PROFILES = ("Core", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger")
 WDT_MS = 8000
 
 
@@ -28,28 +25,12 @@ class App:
         self.board = board
         self.store = Store(board.data_dir)
         self.store.cleanup()
-        self.cfg = Config(self.store, {"connectors": board.connectors,
-                                       "SupportedFeatureProfiles": PROFILES})
+        self.cfg = Config(self.store, {"connectors": board.connectors})
         # Settings given at start (the simulator's command line) win over what is
-        # stored, and are stored so that a reboot without them keeps them. Keys
-        # that depend on each other (SecurityProfile 2 needs its AuthorizationKey
-        # first) go through in whatever order works: MicroPython's dicts keep
-        # no order.
-        todo = list(settings)
-        while True:
-            why = {}
-            for k in todo:
-                if self.cfg.canonical(k) is None:
-                    why[k] = "no such key"
-                elif str(self.cfg.get(k)).lower() != str(settings[k]).lower():
-                    st, msg = self.cfg.set(k, settings[k], "start")
-                    if st not in ("Accepted", "RebootRequired"):
-                        why[k] = msg
-            if not why or len(why) == len(todo):
-                break
-            todo = list(why)
+        # stored, and are stored so that a reboot without them keeps them.
+        why = settle(self.cfg, list(settings.items()), "start")[1]
         for k in why:
-            log.error("main", "setting %s: %s", k, why[k])
+            log.error("main", "setting %s: %s", k, why[k][1])
         self.register = Register(self.store, board.connectors)
         self.ctls = []
         for c in range(1, board.connectors + 1):
@@ -79,7 +60,7 @@ class App:
         ctx = None
         if url.startswith("wss:") or profile == 2:
             ctx = self._tls()
-        s = Session(self.cp, wslib.join_url(url, ident), ssl=ctx, auth=auth,
+        s = Session(self.cp.out, wslib.join_url(url, ident), ssl=ctx, auth=auth,
                     bufsize=self.board.rx_buf)
         s.set_link(self.link_up)
         return s

@@ -33,10 +33,9 @@ import random
 import socket
 import struct
 import log
-from compat import ticks_ms, ticks_diff, ticks_add, sleep_ms, set_wall, wall_known, iso
+from compat import ticks_ms, ticks_diff, ticks_add, sleep_ms, set_wall, wall_known, iso, EPOCH_2020
 
 NTP_DELTA = 2208988800      # seconds from 1900 (NTP) to 1970 (Unix)
-_MIN_SANE = 1577836800      # 2020-01-01: an NTP answer before this is not believed
 
 current = None              # the Net made last, for the REPL (setup.status())
 
@@ -291,7 +290,7 @@ async def sntp(host, port=123, timeout_ms=2000):
     if len(data) < 48 or data[0] & 7 != 4 or not 1 <= data[1] <= 15:
         raise ValueError("not a valid NTP server answer")
     t = struct.unpack("!I", data[40:44])[0] - NTP_DELTA
-    if t < _MIN_SANE:
+    if t < EPOCH_2020:     # an NTP answer before it is not believed
         raise ValueError("NTP time %d is not believable" % t)
     return t
 

@@ -22,7 +22,7 @@ import log
 import logfile as _lf
 from compat import MICROPYTHON
 from firmware.store import Store
-from firmware.config import Config
+from firmware.config import Config, settle
 from firmware.config_keys import KEYS, RO, DEV
 from firmware import net
 
@@ -42,14 +42,11 @@ _HELP = """import setup, then:
   setup.logfile(kb=16, files=2, trace=True, level="info")   log size, OCPP frame trace
   setup.reset()                       factory settings; reset(True) also erases the data
 Ctrl-D restarts the firmware."""
-# Hardware options a board driver reads (boards/README.md), with their kind.
-_HW = {"pins": (dict,), "has_feedback": (bool,), "fb_active": (int, 0, 1),
-       "has_rcd_test": (bool,), "rcd_active": (int, 0, 1), "has_pp": (bool,),
-       "pp_pullup_ohm": (int,), "pp_supply_mv": (int,), "has_lock": (bool,),
-       "cp_zero_mv": (int,), "cp_gain_pm": (int,), "cp_samples": (int, 1, 1000),
-       "vendor": (str,), "rx_buf": (int, 1024, 65536), "s0_irq": (bool,)}
-_LOG = {"kb": (int, 1, 256), "files": (int, 1, 8), "trace": (bool,),
-        "level": (tuple, ("debug", "info", "warn", "error")), "ntp": (str,)}
+# Log options, as lib/boardopts.OPTIONS: name: (kind, lowest, highest or the
+# choices, default).
+_LOG = {"kb": (int, 1, 256, 16), "files": (int, 1, 8, 2), "trace": (bool, None, None, False),
+        "level": (tuple, ("debug", "info", "warn", "error"), None, "info"),
+        "ntp": (str, None, None, "pool.ntp.org")}
 
 _own = None         # our own Config when no firmware runs (or ran) here
 _store = None
@@ -70,14 +67,8 @@ def _st():
 
 
 def _defaults():
-    d = {}
-    m = sys.modules.get("firmware.main")
-    if m is not None:
-        d["SupportedFeatureProfiles"] = m.PROFILES
     app = _ran()[0]
-    if app is not None:
-        d["connectors"] = app.board.connectors
-    return d
+    return {"connectors": app.board.connectors} if app is not None else {}
 
 
 def _cfg():
@@ -111,34 +102,19 @@ def _flush():
 def apply(pairs, source="repl"):
     """[(key, value), ...] all or nothing (tools/configure.py); True if done."""
     cfg = _cfg()
-    todo = list(pairs)
-    order = []
-    why = {}
-    # Keys that depend on each other (SecurityProfile needs AuthorizationKey
-    # first, clearing the key needs the profile lowered first) go through in
-    # whatever order works.
-    moved = True
     quiet = log.level
     log.level = log.ERROR + 1       # the dry run changes nothing: nothing to log
     try:
         dry = Config(_Scratch(_st().load("config", None)), _defaults())
-        while todo and moved:
-            moved = False
-            for kv in list(todo):
-                st, msg = dry.set(kv[0], kv[1], source)
-                if st in _OK:
-                    order.append(kv)
-                    todo.remove(kv)
-                    moved = True
-                else:
-                    if st == "NotSupported":
-                        msg += "; setup.show(True) lists the keys"
-                    why[kv[0]] = msg
+        order, why = settle(dry, pairs, source)
     finally:
         log.level = quiet
-    if todo:
-        for kv in todo:
-            print("refused: " + why[kv[0]])
+    if why:
+        for kv in pairs:
+            if kv[0] in why:
+                st, msg = why[kv[0]]
+                print("refused: " + msg + ("; setup.show(True) lists the keys"
+                                           if st == "NotSupported" else ""))
         if len(pairs) > 1:
             print("nothing changed")
         return False
@@ -270,26 +246,28 @@ def _device():
 
 
 def _log_opts():
-    o = {"kb": 16, "files": 2, "trace": False, "level": "info", "ntp": "pool.ntp.org"}
+    o = {}
+    for k in _LOG:
+        o[k] = _LOG[k][3]
     o.update(_device().get("log") or {})
     return o
 
 
 def _why_not(v, rule):
-    # None if v fits the rule, else what is allowed.
-    kind = rule[0]
+    # None if v fits the rule (kind, lowest, highest or choices, default),
+    # else what is allowed.
+    kind, lo, hi, _d = rule
     if kind is int:
-        if isinstance(v, int) and not isinstance(v, bool) and \
-                (len(rule) < 3 or rule[1] <= v <= rule[2]):
+        if isinstance(v, int) and not isinstance(v, bool) and (lo is None or lo <= v <= hi):
             return None
-        return "an integer" + (" from %d to %d" % (rule[1], rule[2]) if len(rule) > 2 else "")
+        return "an integer" + ("" if lo is None else " from %d to %d" % (lo, hi))
     if kind is dict:
         if isinstance(v, dict) and all(isinstance(k, str) and isinstance(v[k], (int, str))
                                        and not isinstance(v[k], bool) for k in v):
             return None
         return "a dict of signal name to GPIO number"
     if kind is tuple:
-        return None if v in rule[1] else "one of " + ", ".join(rule[1])
+        return None if v in lo else "one of " + ", ".join(lo)
     if isinstance(v, kind):
         return None
     return "True or False" if kind is bool else "text"
@@ -331,7 +309,8 @@ def _options(section, label, table, opts):
 
 def board(**opts):
     """Hardware options of the board driver (boards/README.md)."""
-    _options("board", "board", _HW, opts)
+    from boardopts import OPTIONS
+    _options("board", "board", OPTIONS, opts)
 
 
 def logfile(**opts):

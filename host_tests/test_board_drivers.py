@@ -447,3 +447,25 @@ def test_driver_under_micropython(name, tmp_path):
     assert p.returncode == 0 and "DONE" in out, out
     assert "FAIL" not in out, out
     assert out.count("PASS") == 8, out
+
+
+def test_readme_lists_the_board_options():
+    # boards/README.md's table of the real boards' options is lib/boardopts.py:
+    # the same names, and the same defaults ("per board" where a driver has its own).
+    from boardopts import OPTIONS
+    with open(os.path.join(ROOT, "boards", "README.md")) as f:
+        text = f.read()
+    rows = text.split("Real boards (`esp32`, `rp2040`)")[1].split("\n\n")[1].splitlines()[2:]
+    shown = {}
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        names = [n.strip(" `") for n in cells[0].split(",")]
+        defaults = [d.strip(" `") for d in cells[1].split(",")] if "," in cells[1] \
+            else [cells[1].strip(" `")] * len(names)
+        for n, d in zip(names, defaults):
+            shown[n] = d
+    assert sorted(shown) == sorted(OPTIONS)
+    for name, (_kind, _lo, _hi, default) in OPTIONS.items():
+        want = "per board" if default is None else \
+            ('"%s"' % default if isinstance(default, str) else str(default))
+        assert shown[name] == want or (name == "pins" and default is None), (name, shown[name])

@@ -43,7 +43,7 @@ ACTIONS_MUST = """version_empty_0 full_accepted differential_accepted differenti
 full_without_idtaginfo_failed full_without_list_empties max_per_message_accepted
 over_send_max_callerror callerror_missing_update_type callerror_idtag_too_long
 callerror_bad_status callerror_extra_field disabled_still_updates unsupported_version_minus_1
-unsupported_not_supported no_list_not_supported charge_point_told_of_accepted_updates""".split()
+unsupported_not_supported charge_point_told_of_accepted_updates""".split()
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -70,3 +70,17 @@ def test_schema_check_is_not_vacuous():
                                              "sampledValue": [{"value": "1", "unit": "kw"}]}]}
     with pytest.raises(AssertionError):
         schemas.validate("MeterValues", bad)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_single_phase_begin_end_and_trigger_readings(runtime, tmp_path):
+    # Every reading of a single-phase charger names the phase of its currents
+    # and voltage, the transaction's Begin and End and a triggered one too.
+    from mprun import must_pass, tagged
+    must = ["%s_%d_phase" % (w, n) for n in (1, 3) for w in ("begin", "end", "trigger")]
+    out = must_pass(runtime, os.path.join(os.path.dirname(__file__), "mp", "phases_check.py"),
+                    str(tmp_path), must, 6)[1]
+    reqs = tagged(out, "REQ")
+    assert {a for a, _t in reqs} == {"StopTransaction", "MeterValues"}
+    for action, text in reqs:
+        schemas.validate(action, json.loads(text))

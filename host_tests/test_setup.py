@@ -101,14 +101,11 @@ step("show all")
 setup.show(True)
 step("getconfiguration")
 from firmware.ocpp.actions import GetConfiguration
-
-
-class CP:
-    cfg = Config(Store("data"))
-
-
-print(json.dumps(GetConfiguration.handle(CP(), {})))
-print(json.dumps(GetConfiguration.handle(CP(), {"key": ["AuthorizationKey"]})))
+from firmware.main import App
+import board as simboard
+cp = App(simboard.Board({"data_dir": "data"})).cp
+print(json.dumps(GetConfiguration.handle(cp, {})))
+print(json.dumps(GetConfiguration.handle(cp, {"key": ["AuthorizationKey"]})))
 step("board")
 setup.board(has_feedback=True, pins={"contactor": 4})
 setup.board(has_feedback="yes")

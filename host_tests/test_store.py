@@ -179,7 +179,7 @@ def test_counters_count_writes_and_bytes(tmp_path):
     st.load("n1")
     st.exists("n1")
     assert st.writes == 5 and st.bytes_written == total
-    q = st.open_log("q")
+    q = RecordLog(st, "q")
     q.append({"a": 1})
     assert st.writes == 6 and st.bytes_written == total + os.path.getsize(str(tmp_path / "q"))
 
@@ -195,7 +195,7 @@ def test_soft_crc_matches_binascii():
 
 
 def _fill(st, n=4):
-    q = st.open_log("q")
+    q = RecordLog(st, "q")
     offs = [q.append({"seq": i, "pad": "p" * (i * 3)}) for i in range(n)]
     return q, offs
 
@@ -210,8 +210,8 @@ def test_record_log_round_trip_and_reopen(tmp_path):
     q2 = RecordLog(st, "q")
     assert (q2.count, q2.size) == (4, os.path.getsize(str(tmp_path / "q")))
     with pytest.raises(ValueError):
-        st.open_log("small", max_record=16).append("x" * 20)
-    nulls = st.open_log("nulls")
+        RecordLog(st, "small", 16).append("x" * 20)
+    nulls = RecordLog(st, "nulls")
     nulls.append(None)
     nulls.append(0)
     assert [r for _, r in RecordLog(st, "nulls").records()] == [None, 0]
@@ -314,7 +314,7 @@ put(root + "/cfg", good)
 put(root + "/cfg.tmp", b"S1 half")
 check("tmp ignored", st.load("cfg") == obj)
 check("tmp removed", "cfg.tmp" not in os.listdir(root))
-q = st.open_log("q")
+q = RecordLog(st, "q")
 offs = [q.append({"seq": i}) for i in range(3)]
 data = raw(root + "/q")
 ends = offs[1:] + [len(data)]
@@ -349,14 +349,15 @@ def test_store_on_both_runtimes(tmp_path, runtime):
 BIG_SCRIPT = r'''
 import sys
 from firmware.store import Store
+from firmware.recordlog import RecordLog
 st = Store(sys.argv[1])
-q = st.open_log("big")
+q = RecordLog(st, "big")
 for i in range(2500):
     q.append({"seq": i, "pad": "abcdefghijklmnopqrstuvwxyz"})
 seqs = 0
 for off, r in q.records():
     seqs += r["seq"]
-again = st.open_log("big")
+again = RecordLog(st, "big")
 print("size", q.size, "count", again.count, "sum", seqs)
 print("DONE")
 '''

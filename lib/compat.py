@@ -80,6 +80,12 @@ def set_wall(epoch_s):
     _wall_ticks = ticks_ms()
 
 
+# 2020-01-01T00:00:00Z. A wall clock before it was never set; and times stored
+# as seconds since it stay small ints (no heap object each) on 32-bit boards
+# until 2054, where Unix seconds have not fit in one since 2004.
+EPOCH_2020 = const(1577836800)
+
+
 def wall_known():
     return _wall_base is not None
 
@@ -194,3 +200,13 @@ else:
     def utf8(s):
         # A lone surrogate from a \\uD800 escape is kept, not an error.
         return s.encode("utf-8", "surrogatepass")
+
+
+def ci_key(s):
+    """A case-insensitive string as it compares (OCPP's CiString, e.g. an
+    idTag; errata 3.73): its UTF-8 with ASCII letters lower-cased, or None
+    when it is not a non-empty string. str.lower() differs between the
+    runtimes for other letters; bytes.lower() folds ASCII only on both."""
+    if not isinstance(s, str) or not s:
+        return None
+    return utf8(s).lower()

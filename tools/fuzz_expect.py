@@ -133,7 +133,7 @@ class Ctx:
 
     @classmethod
     def of(cls, cp):
-        return cls(cp.n, cp.cfg.get, getattr(cp, "smart", None) is not None)
+        return cls(cp.n, cp.cfg.get, cp.smart.supported())
 
 
 class Expect:

@@ -18,11 +18,7 @@ import os
 
 import machine
 from machine import Pin
-
-
-def opt(opts, key, default):
-    v = opts.get(key)
-    return default if v is None else v
+from boardopts import get as opt
 
 
 # What tripped() reports; module constants, so that a handler assigns one
@@ -47,7 +43,7 @@ class MachinePort:
     SAMPLE_HZ = 2200
 
     def __init__(self, opts, pins):
-        self.imp_per_kwh = opt(opts, "imp_per_kwh", 1000)
+        self.imp_per_kwh = opt(opts, "imp_per_kwh")
         # Pilot front end: pilot mV = (ADC mV - cp_zero_mv) * cp_gain_pm / 1000.
         self._zero = opt(opts, "cp_zero_mv", self.ZERO_MV)
         self._gain = opt(opts, "cp_gain_pm", self.GAIN_PM)
@@ -55,7 +51,7 @@ class MachinePort:
         self._n = opt(opts, "cp_samples", self.SAMPLES)
         self._pwm = machine.PWM(Pin(pins["cp_out"], Pin.OUT), freq=1000, duty_u16=65535)
         self._cp = self._adc(pins["cp_adc"])
-        self._rcd_active = opt(opts, "rcd_active", 1)
+        self._rcd_active = opt(opts, "rcd_active")
         self._rcd = self._rcd_pin(pins["rcd"], self._rcd_active)
         self._rcd_seen = False
         self._armed = False
@@ -66,13 +62,13 @@ class MachinePort:
         self._fb = None
         if opts.get("has_feedback"):
             self._fb = Pin(pins["contactor_fb"], Pin.IN, Pin.PULL_UP)
-            self._fb_closed = opt(opts, "fb_active", 0)
+            self._fb_closed = opt(opts, "fb_active")
 
         self._pp = None
         if opts.get("has_pp"):
             self._pp = self._adc(pins["pp_adc"])
-            self.pp_pullup_ohm = opt(opts, "pp_pullup_ohm", 1000)
-            self.pp_supply_mv = opt(opts, "pp_supply_mv", 3300)
+            self.pp_pullup_ohm = opt(opts, "pp_pullup_ohm")
+            self.pp_supply_mv = opt(opts, "pp_supply_mv")
 
         self._s0_n = 0
         self._s0_start(opts, pins["s0"])
@@ -82,7 +78,7 @@ class MachinePort:
             self._rcd.irq(handler=self._rcd_irq, trigger=trig, hard=True)
         else:
             self._rcd.irq(handler=self._rcd_irq, trigger=trig)
-        self.has_rcd_test = bool(opt(opts, "has_rcd_test", True))
+        self.has_rcd_test = bool(opt(opts, "has_rcd_test"))
         self._test = Pin(pins["rcd_test"], Pin.OUT, value=0) if self.has_rcd_test else None
         self.has_lock = bool(opts.get("has_lock"))
         self._lock = Pin(pins["lock"], Pin.OUT, value=0) if self.has_lock else None
@@ -242,12 +238,12 @@ class MachineBoard:
     def __init__(self, opts=None):
         opts = opts or {}
         pins = dict(self.PINS)
-        if opts.get("pins"):
+        if opt(opts, "pins"):
             pins.update(opts["pins"])
         self.pins = pins
-        self.vendor = opt(opts, "vendor", "DIY-EVSE")[:20]
-        self.data_dir = opt(opts, "data_dir", "/data")
-        self.rx_buf = opt(opts, "rx_buf", 8192)
+        self.vendor = opt(opts, "vendor")[:20]
+        self.data_dir = opts.get("data_dir") or "/data"
+        self.rx_buf = opt(opts, "rx_buf")
         self.connectors = 1
         self._port = self.PORT(opts, pins)
         self._led_state = None

@@ -17,7 +17,8 @@
 # expiryDate counts as Expired.
 #
 # The cache is one list of small tuples (key, status, expiry, parent), oldest use
-# first, at most MAX_ENTRIES long. Spec 3.5.1 asks that a full cache drops
+# first, at most MAX_ENTRIES long; its file (format version 2, store.FILES) is
+# that list. Spec 3.5.1 asks that a full cache drops
 # NOT-valid entries before valid ones; within each kind the least recently used
 # goes first. It lives on flash as one Store file rewritten only when what it
 # says changes (a new tag, a new status, expiry or parent, an entry expiring,
@@ -26,7 +27,7 @@
 # content change; that costs at most a less fitting eviction, never a wrong
 # authorization.
 import log
-from compat import wall, iso, parse_iso, const, utf8, MICROPYTHON
+from compat import wall, iso, parse_iso, const, ci_key, MICROPYTHON, EPOCH_2020
 
 MAX_ENTRIES = const(64)
 NAME = "authcache"
@@ -36,18 +37,12 @@ _ACCEPTED = const(0)
 _EXPIRED = const(2)
 _CONCURRENT = const(4)
 
-# Expiry dates are kept as seconds since 2020-01-01: they stay small ints (no
-# heap object per entry) on 32-bit boards until 2054, where Unix seconds have
-# not fit in a small int since 2004.
-_BASE = const(1577836800)
-
-
+# Expiry dates are kept as seconds since compat.EPOCH_2020: small ints on boards.
 def _key(tag):
-    # bytes.lower() only folds ASCII, the same on both runtimes; str.lower()
-    # differs between them for other letters.
-    if not isinstance(tag, str) or not 0 < len(tag) <= 20:
+    # The cache's key (compat.ci_key): text, for its JSON file; at most 20 characters.
+    k = ci_key(tag)
+    if k is None or len(tag) > 20:
         return None
-    k = utf8(tag).lower()
     return k.decode() if MICROPYTHON else k.decode("utf-8", "surrogatepass")
 
 
@@ -101,8 +96,13 @@ def _info(e):
     if e[3] is not None:
         d["parentIdTag"] = e[3]
     if e[2] is not None:
-        d["expiryDate"] = iso(e[2] + _BASE)
+        d["expiryDate"] = iso(e[2] + EPOCH_2020)
     return d
+
+
+def _upgrade(version, saved):
+    # Format version 1 (release 0.1.0) wrapped the rows: {"v": 1, "e": rows}.
+    return saved.get("e") if isinstance(saved, dict) and saved.get("v") == 1 else None
 
 
 def _entry_ok(e):
@@ -127,10 +127,9 @@ class Auth:
     # --- the cache on flash
 
     def _load(self):
-        saved = self.store.load(NAME, None)
-        if saved is None:
+        rows = self.store.load(NAME, None, _upgrade)
+        if rows is None:
             return
-        rows = saved.get("e") if isinstance(saved, dict) and saved.get("v") == 1 else None
         if not isinstance(rows, list):
             log.warn("auth", "saved authorization cache has an unknown format; starting empty")
             return
@@ -146,7 +145,7 @@ class Auth:
     def _save(self):
         try:
             # Tuples go out as JSON arrays on both runtimes; oldest use first.
-            self.store.save(NAME, {"v": 1, "e": self._e})
+            self.store.save(NAME, self._e)
             return True
         except OSError as ex:
             # RAM stays right; the next content change tries again.
@@ -167,7 +166,7 @@ class Auth:
         for i in range(len(e)):
             s = e[i][1]
             if not ((s == _ACCEPTED or s == _CONCURRENT)
-                    and (e[i][2] is None or e[i][2] + _BASE > now)):
+                    and (e[i][2] is None or e[i][2] + EPOCH_2020 > now)):
                 return e.pop(i)
         return e.pop(0)
 
@@ -206,7 +205,7 @@ class Auth:
         if i < 0:
             return None
         e = self._e.pop(i)
-        if (e[1] == _ACCEPTED or e[1] == _CONCURRENT) and e[2] is not None and e[2] + _BASE <= wall():
+        if (e[1] == _ACCEPTED or e[1] == _CONCURRENT) and e[2] is not None and e[2] + EPOCH_2020 <= wall():
             # 3.5.1: "when the validity of a Cache entry expires, it SHALL be
             # changed to expired in the Cache".
             e = (e[0], _EXPIRED, e[2], e[3])
@@ -234,7 +233,7 @@ class Auth:
             return False
         x = info.get("expiryDate")
         new = (k, STATUSES.index(info["status"]),
-               None if x is None else parse_iso(x) - _BASE, info.get("parentIdTag"))
+               None if x is None else parse_iso(x) - EPOCH_2020, info.get("parentIdTag"))
         i = self._find(k)
         if i >= 0:
             old = self._e.pop(i)

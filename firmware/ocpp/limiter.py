@@ -75,7 +75,7 @@ class Limiter:
         own = [None] * len(conns)
         for conn in conns[1:]:
             tx = conn.tx
-            a, dt = self.smart.limit(conn.c, now, tx["start_s"] if tx else None,
+            a, dt = self.smart.limit(conn.c, now, tx.start_s if tx else None,
                                      calc.OWN if station is not None else calc.ALL)
             own[conn.c] = a
             if dt is not None and dt < nxt:
@@ -84,7 +84,7 @@ class Limiter:
             hw = self.smart.cfg.get("max_current_a")
             caps = [hw if a is None or a > hw else a for a in own[1:]]
             active = [conn for conn in conns[1:] if conn.tx is not None]
-            active.sort(key=lambda conn: (conn.tx["start_s"], conn.c))
+            active.sort(key=lambda conn: (conn.tx.start_s, conn.c))
             got = share(station, caps, [conn.c - 1 for conn in active])
             wait = self._hold(got, ticks_ms() if now_ms is None else now_ms)
             if wait is not None and wait < nxt:

@@ -9,8 +9,8 @@
 #                                        -> "Accepted" | "Failed" | "VersionMismatch" | "NotSupported"
 #
 # On flash: one file in the Store file format of firmware/store.py (header with
-# length and CRC-32 written last, so a cut write never checks) whose body is
-# binary instead of JSON, so that a lookup can seek() to any record:
+# format version, length and CRC-32 written last, so a cut write never checks)
+# whose body is binary instead of JSON, so that a lookup can seek() to any record:
 #     count records of REC bytes, sorted by key, then the trailer
 #     record  key 20s     idTag as UTF-8, ASCII letters lower-cased (CiString20
 #                         matches without regard to case), NUL-padded
@@ -52,9 +52,9 @@
 import os
 import struct
 import log
-from compat import parse_iso, iso, const, utf8
-# The Store file format's own helpers: one format for every checked file.
-from firmware.store import crc32, _check_file, _HDR_LEN, _rm
+from compat import parse_iso, iso, const, utf8, ci_key
+# The Store's checked-file format, with a body of our own.
+from firmware.store import crc32, BODY
 
 NAME = "locallist"
 # The on-flash status codes: this table is part of the file format, so it is
@@ -73,11 +73,9 @@ _VMAX = const(2147483647)   # OCPP integer: 32 bits
 
 
 def _key(tag):
-    """The record key of an idTag (20 bytes), or None when it cannot have one."""
-    if not isinstance(tag, str) or not tag:
-        return None
-    k = utf8(tag).lower()    # bytes.lower() folds ASCII only, alike on both runtimes
-    if len(k) > _TAG or b"\0" in k:
+    """The record key of an idTag (its ci_key in 20 bytes), or None when it cannot have one."""
+    k = ci_key(tag)
+    if k is None or len(k) > _TAG or b"\0" in k:
         return None
     return k + _PAD[len(k):]
 
@@ -168,26 +166,23 @@ class LocalList:
 
     def _open(self):
         # A .tmp is an update a power cut interrupted: the list it was to
-        # replace still stands.
-        _rm(self.path + ".tmp")
-        try:
-            f = open(self.path, "rb")
-        except OSError:
-            return
+        # replace still stands (check() removes it).
+        f, _v, why = self.store.check(NAME)
         v = c = 0
-        try:
-            why = _check_file(f)
-            if why is None:
-                n = f.seek(0, 2) - _HDR_LEN
+        if f is not None:
+            try:
+                n = f.seek(0, 2) - BODY
                 if n < _TRAIL_LEN or (n - _TRAIL_LEN) % REC:
                     why = "bad size"
                 else:
-                    f.seek(_HDR_LEN + n - _TRAIL_LEN)
+                    f.seek(BODY + n - _TRAIL_LEN)
                     magic, v, c = struct.unpack(_TRAIL, f.read(_TRAIL_LEN))
                     if magic != _MAGIC or c * REC + _TRAIL_LEN != n or c < 1 or v < 1:
                         why = "bad trailer"
-        finally:
-            f.close()
+            finally:
+                f.close()
+        elif why is None:
+            return
         if why is not None:
             self._lost(why)
             return
@@ -197,7 +192,7 @@ class LocalList:
     def _lost(self, why):
         log.warn("locallist", "local authorization list damaged (%s); removed, the list is "
                  "empty (version 0) until the central system sends it again", why)
-        _rm(self.path)
+        self.store.remove(NAME)
         self.version = 0
         self.count = 0
 
@@ -227,7 +222,7 @@ class LocalList:
             hi = self.count - 1
             while lo <= hi:
                 mid = (lo + hi) >> 1
-                f.seek(_HDR_LEN + mid * REC)
+                f.seek(BODY + mid * REC)
                 if f.readinto(rec) != REC:
                     break
                 rk = rec[:_TAG]
@@ -293,7 +288,6 @@ class LocalList:
         try:
             return self._apply(entries, order, full, list_version, update_type)
         except OSError as e:
-            _rm(self.path + ".tmp")
             log.error("locallist", "%s update to version %d failed: cannot write the list "
                       "(%s); list unchanged", update_type, list_version, e)
             return "Failed"
@@ -351,7 +345,7 @@ class LocalList:
         left = self.count if old is not None else 0
         rec = self._rec
         if old is not None:
-            old.seek(_HDR_LEN)
+            old.seek(BODY)
         while left:
             if old.readinto(rec) != REC:
                 return True

@@ -1,7 +1,6 @@
 """Meter values of the OCPP 1.6 Core profile (spec 3.16, 4.7, 6.31, 7.43, 9.1 and
 the errata's StopTransactionMaxMeterValues).
 
-    mv = meter_value(ctl, measurands, TRANSACTION_BEGIN)   one MeterValue, or None
     m = Metering(cfg, controllers, emit)   controllers[1..N]: EVSE controllers
     m.tx_started(c)        sample connector c every MeterValueSampleInterval
     m.tx_data(c, reserve=0)  meter values for StopTransaction.transactionData
@@ -13,9 +12,9 @@ the errata's StopTransactionMaxMeterValues).
 emit(connector_id, meter_value, kind) must not block (it queues a MeterValues
 message); kind is "sampled" or "aligned". The caller adds the transactionId.
 
-What the meter gives and how each value is written is firmware/ocpp/metervalue.py;
-its meter_value, add_measurand and context names are re-exported here, so
-callers (chargepoint, trigger) import only this module.
+What the meter gives and how each value is written is firmware/ocpp/metervalue.py
+(meter_value, which the transactions and TriggerMessage use too); this module
+decides when.
 
 Sampled (Sample.Periodic): only during a transaction, at each multiple of
 MeterValueSampleInterval from its start (monotonic clock), with
@@ -48,18 +47,13 @@ transaction code's (meter_value with TRANSACTION_BEGIN / TRANSACTION_END);
 tx_data(c, reserve=2) leaves room for them within the maximum.
 """
 import log
-from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms
+from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms, EPOCH_2020
 from firmware.ocpp.metervalue import (SAMPLE_PERIODIC, SAMPLE_CLOCK, TABLE, read, build,
-                                      phases_of)
-from firmware.ocpp.metervalue import (TRANSACTION_BEGIN, TRANSACTION_END, TRIGGER,  # noqa: F401
-                                      add_measurand, meter_value)
-# The name host_tests/mp/metering_check.py checks the value formatting under.
-from firmware.ocpp.metervalue import fmt as _fmt   # noqa: F401
+                                      phases_of, meter_value)
 
 LATE_S = 10              # an aligned reading later than this is skipped
 AVG_MIN_MS = 60000       # shorter intervals are too coarse at one pulse per Wh
 MAX_SLEEP_MS = 1000      # a changed key, a new transaction or a set clock shows within it
-SANE_EPOCH = 1577836800  # 2020-01-01: before it the wall clock was never set
 
 
 def _slot(w, every):
@@ -171,7 +165,7 @@ class Metering:
     def due_ms(self, now_ms, wall_s):
         best = None
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every > 0 and self._conns and wall_s >= SANE_EPOCH:
+        if every > 0 and self._conns and wall_s >= EPOCH_2020:
             # Out of step with the keys or the clock: a tick must take that in now.
             if self._a_every != every or self._a_slot is None \
                     or _slot(int(wall_s), every) < self._a_slot:
@@ -228,13 +222,13 @@ class Metering:
                 meas = self.cfg.get("MeterValuesSampledData")
                 txm = self.cfg.get("StopTxnSampledData")
             ctl = self.ctl[c]
-            self._out(c, ctl, phases_of(ctl), meas, SAMPLE_PERIODIC, wall_s, "sampled")
+            self._out(c, ctl, meas, SAMPLE_PERIODIC, wall_s, "sampled")
             if txm:
                 self._keep(st, int(wall_s), SAMPLE_PERIODIC, read(ctl, txm))
 
     def _aligned(self, now, wall_s):
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every <= 0 or wall_s < SANE_EPOCH or not self._conns:
+        if every <= 0 or wall_s < EPOCH_2020 or not self._conns:
             self._a_every = 0
             self._a_slot = None
             return
@@ -260,13 +254,13 @@ class Metering:
         txm = self.cfg.get("StopTxnAlignedData")
         for c in self._conns:
             v = self._fill(c, now, every)
-            self._out(c, v, v.phases, meas, SAMPLE_CLOCK, ts, "aligned")
+            self._out(c, v, meas, SAMPLE_CLOCK, ts, "aligned")
             st = self._tx[c]
             if st is not None and txm:
                 self._keep(st, ts, SAMPLE_CLOCK, read(v, txm))
         if self._sum:
             v = self._fill(0, now, every)
-            self._out(0, v, 3, meas, SAMPLE_CLOCK, ts, "aligned")
+            self._out(0, v, meas, SAMPLE_CLOCK, ts, "aligned")
 
     def _energy(self, c):
         if c:
@@ -312,14 +306,13 @@ class Metering:
         self._t0[c] = now
         return v
 
-    def _out(self, c, src, phases, meas, ctx, ts, kind):
+    def _out(self, c, src, meas, ctx, ts, kind):
         if not meas:
             return
-        r = read(src, meas)
-        if r is None:
+        mv = meter_value(src, meas, ctx, ts)
+        if mv is None:
             return
-        mv = build(ts, r[0], r[1], ctx, phases, getattr(src, "location", "Outlet"))
-        log.debug("meter", "connector %d %s: %d value(s)", c, kind, len(r[0]))
+        log.debug("meter", "connector %d %s: %d value(s)", c, kind, len(mv["sampledValue"]))
         try:
             self.emit(c, mv, kind)
         except Exception as e:

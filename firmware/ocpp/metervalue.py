@@ -5,7 +5,8 @@ add_measurand and the contexts for the rest of the firmware.
 
     mv = meter_value(ctl, ("Energy.Active.Import.Register", "Voltage"), TRANSACTION_BEGIN)
         -> {"timestamp": "2026-11-21T23:31:35Z", "sampledValue": [...]}, or None
-           when the meter gives none of the measurands (a MeterValue needs one)
+           when the meter gives none of the measurands (a MeterValue needs one);
+           written for the controller's phases (phases_of)
 
 The meter gives, one sampledValue each (format Raw, with context, measurand,
 unit): Energy.Active.Import.Register (whole Wh rounded down, as a register
@@ -102,13 +103,16 @@ def build(ts, idx, vals, context, phases, location):
     return {"timestamp": iso(ts), "sampledValue": out}
 
 
-def meter_value(ctl, measurands, context, phases=3, ts=None):
-    """One MeterValue with the measurands the meter gives, in the order asked;
-    ts: wall seconds (None: now). None when there is nothing to report."""
-    r = read(ctl, measurands)
+def meter_value(src, measurands, context, ts=None):
+    """One MeterValue of the meter src (a controller, or metering's view of
+    one) with the measurands it gives, in the order asked, written for the
+    phases it has; ts: wall seconds (None: now). None when there is nothing to
+    report. Every MeterValue the charge point sends is made here or, from
+    readings kept for later, by build()."""
+    r = read(src, measurands)
     if r is None:
         return None
-    return build(ts, r[0], r[1], context, phases, getattr(ctl, "location", "Outlet"))
+    return build(ts, r[0], r[1], context, phases_of(src), getattr(src, "location", "Outlet"))
 
 
 def phases_of(ctl):

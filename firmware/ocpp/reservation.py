@@ -1,17 +1,21 @@
 """Reservations of the OCPP 1.6 Reservation profile (spec 3.11, 5.1, 5.13, 9.3.1).
 
-    rs = Reservations(store, n)      reservations persist: they survive a reboot
-    rs.bind(cp)                      the charge point whose connectors it reads
-    rs.reserve(cp, c, expiry_s, tag, parent, rid) -> ReserveNow.conf status
+    rs = Reservations(store, conns, cfg, changed)   they persist: they survive a reboot
+    rs.reserve(c, expiry_s, tag, parent, rid) -> ReserveNow.conf status
     rs.cancel(rid) -> "Accepted" | "Rejected"
     rs.connector_of(rid) -> c or None
     rs.reserved(c) -> bool           connector c (>= 1) shows Reserved
     rs.allows(c, tag, parent) -> (ok, rid or None)   may tag start on c?
-    rs.used(rid) -> c or None        its transaction started: the reservation ends
+    rs.use(c, tag, parent) -> rid or None   a transaction of tag starts on c: the
+                                     reservation it takes up, if any, ends
     rs.on_status(c, status) -> bool  Faulted / Unavailable end reservations (5.13)
     rs.expire(now_s) -> connectors whose reservation expired (0: a connector-0 one)
     rs.next_expiry_s(now_s=None) -> seconds to the next expiry, or None
-    refresh(cp, c)                   status_changed for c; for 0 every connector
+
+conns are the connectors (firmware/ocpp/connector.py; conns[0] the charge point
+as a whole), read for who is Available and who waits with an authorised tag.
+changed(c) is told when a reservation came, went or moved, so the connector's
+status is looked at again (None: every connector's, for a connector-0 one).
 
 Tags match case-insensitively (IdToken is a CiString20). A reserved connector
 starts only for a tag that belongs to the reservation: the incoming idTag or
@@ -33,15 +37,12 @@ free connector the answer is Occupied if any connector is busy or reserved,
 else Faulted if any is faulted, else Unavailable.
 """
 import log
-from compat import wall, const, utf8
-from firmware.ocpp.connector import FAULTED
+from compat import wall, const, ci_key, EPOCH_2020
 
 NAME = "resv"
 
-# Expiry kept as seconds since 2020-01-01: small ints on 32-bit boards (see auth.py).
-_BASE = const(1577836800)
-
-# Entry fields: [reservationId, connector, expiry - _BASE, idTag, parentIdTag or None]
+# Entry fields: [reservationId, connector, expiry - EPOCH_2020 (a small int on
+# boards), idTag, parentIdTag or None]
 _RID = const(0)
 _CON = const(1)
 _EXP = const(2)
@@ -52,16 +53,9 @@ _BUSY = ("Preparing", "Charging", "SuspendedEV", "SuspendedEVSE", "Finishing")
 _NONE = ()
 
 
-def _key(tag):
-    # bytes.lower() folds ASCII only, the same on both runtimes.
-    if not isinstance(tag, str) or not tag:
-        return None
-    return utf8(tag).lower()
-
-
 def _matches(e, tag, parent):
-    have = (_key(e[_TAG]), _key(e[_PAR]))
-    for t in (_key(tag), _key(parent)):
+    have = (ci_key(e[_TAG]), ci_key(e[_PAR]))
+    for t in (ci_key(tag), ci_key(parent)):
         if t is not None and (t == have[0] or t == have[1]):
             return True
     return False
@@ -73,19 +67,9 @@ def _auth_parent(auth):
 
 
 def _idle(conn):
-    # Free for a new user, judged without conn.status() (which asks reserved()).
-    if conn.tx is not None or not conn.operative or conn.finishing or conn.auth is not None:
-        return False
-    ctl = conn.ctl
-    return ctl is None or not (ctl.ev_connected or ctl.fault in FAULTED)
-
-
-def refresh(cp, c):
-    if c:
-        cp.status_changed(c)
-    else:
-        for k in range(cp.n + 1):
-            cp.status_changed(k)
+    # Available but for reservations: the connector's own state, not its
+    # status() (which asks reserved()).
+    return conn.state()[0] == "Available"
 
 
 def _valid(e, n):
@@ -94,22 +78,21 @@ def _valid(e, n):
     for i in (_RID, _CON, _EXP):
         if not isinstance(e[i], int) or isinstance(e[i], bool):
             return False
-    if not 0 <= e[_CON] <= n or _key(e[_TAG]) is None or len(e[_TAG]) > 20:
+    if not 0 <= e[_CON] <= n or ci_key(e[_TAG]) is None or len(e[_TAG]) > 20:
         return False
     return e[_PAR] is None or (isinstance(e[_PAR], str) and len(e[_PAR]) <= 20)
 
 
 class Reservations:
-    def __init__(self, store, n):
+    def __init__(self, store, conns, cfg, changed):
         self.store = store
-        self.n = n
-        self.cp = None
+        self.conns = conns
+        self.n = len(conns) - 1
+        self.cfg = cfg
+        self.changed = changed
         self._r = []
         self._next = None          # earliest expiry (relative), None when empty
         self._load()
-
-    def bind(self, cp):
-        self.cp = cp
 
     # ---- persistence
     def _load(self):
@@ -174,7 +157,7 @@ class Reservations:
         # (free connectors no specific reservation holds, connector-0
         # reservations not already claimed by an authorised tag), leaving out
         # reservation `skip` and connector `but`.
-        conns = self.cp.conns
+        conns = self.conns
         free = 0
         for c in range(1, self.n + 1):
             if c == but:
@@ -189,7 +172,7 @@ class Reservations:
         return free, want
 
     def _claimed(self, e):
-        for conn in self.cp.conns[1:]:
+        for conn in self.conns[1:]:
             a = conn.auth
             if a is not None and conn.tx is None and _matches(e, a[0], _auth_parent(a)):
                 return True
@@ -198,14 +181,10 @@ class Reservations:
     # ---- what the connectors show and who may start
     def reserved(self, c):
         e = self._at(c)
-        cp = self.cp
         if e is not None:
-            if cp is not None:
-                a = cp.conns[c].auth
-                if a is not None and _matches(e, a[0], _auth_parent(a)):
-                    return False
-            return True
-        if cp is None or not self.has_zero() or not _idle(cp.conns[c]):
+            a = self.conns[c].auth
+            return a is None or not _matches(e, a[0], _auth_parent(a))
+        if not self.has_zero() or not _idle(self.conns[c]):
             return False
         free, want = self._pool()
         return free <= want
@@ -227,47 +206,48 @@ class Reservations:
         for z in self._r:
             if z[_CON] == 0 and _matches(z, tag, parent):
                 return True, z[_RID]
-        if self.cp is None or not self.has_zero():
+        if not self.has_zero():
             return True, None
         free, want = self._pool(but=c)
         return free >= want, None
 
     # ---- changes
-    def reserve(self, cp, c, expiry_s, tag, parent, rid, now_s=None):
-        if self.cp is None:
-            self.cp = cp
+    def reserve(self, c, expiry_s, tag, parent, rid, now_s=None):
         if not 0 <= c <= self.n:
             return "Rejected"
-        if c == 0 and not cp.cfg.get("ReserveConnectorZeroSupported"):
+        if c == 0 and not self.cfg.get("ReserveConnectorZeroSupported"):
             return "Rejected"
         now = wall() if now_s is None else now_s
         if expiry_s <= now:
             log.info("resv", "reservation %s refused: expiry date is in the past", rid)
             return "Rejected"
-        st = self._check(cp, c, rid)
+        st = self._check(c, rid)
         if st != "Accepted":
             log.info("resv", "reservation %s on connector %d: %s", rid, c, st)
             return st
         old = self._find(rid)
         if old is not None:
             self._r.remove(old)
-        self._r.append([rid, c, int(expiry_s) - _BASE, tag, parent or None])
+        self._r.append([rid, c, int(expiry_s) - EPOCH_2020, tag, parent or None])
         self._save()
         log.info("resv", "connector %d reserved for %s (reservation %s)", c, tag, rid)
+        if old is not None and old[_CON] != c:
+            self.changed(old[_CON] or None)
+        self.changed(c or None)
         return "Accepted"
 
-    def _check(self, cp, c, rid):
-        st0 = cp.status[0]
+    def _check(self, c, rid):
+        st0 = self.conns[0].status()[0]
         if st0 == "Faulted" or st0 == "Unavailable":
             return st0
         if c:
-            return self._check_one(cp, c, rid, True)
+            return self._check_one(c, rid, True)
         free, want = self._pool(skip=rid)
         if free > want:
             return "Accepted"
         worst = "Unavailable"
         for k in range(1, self.n + 1):
-            st = self._check_one(cp, k, rid, False)
+            st = self._check_one(k, rid, False)
             if st == "Occupied" or st == "Accepted":
                 # A free one here is already held for other connector-0 reservations.
                 return "Occupied"
@@ -275,8 +255,8 @@ class Reservations:
                 worst = st
         return worst
 
-    def _check_one(self, cp, c, rid, pool):
-        conn = cp.conns[c]
+    def _check_one(self, c, rid, pool):
+        conn = self.conns[c]
         st = conn.status()[0]
         if st == "Faulted" or st == "Unavailable":
             return st
@@ -303,19 +283,22 @@ class Reservations:
         self._r.remove(e)
         self._save()
         log.info("resv", "reservation %s cancelled", rid)
+        self.changed(e[_CON] or None)
         return "Accepted"
 
-    def used(self, rid):
-        """Returns the connector the reservation held (0: any), or None. When
-        it is 0 the caller refreshes every connector: the ones the pool held
-        may be free now."""
-        e = self._find(rid)
+    def use(self, c, tag, parent):
+        """A transaction of tag (parentIdTag parent) starts on connector c: the
+        reservationId it takes up, which ends, or None."""
+        e = self._find(self.allows(c, tag, parent)[1])
         if e is None:
             return None
         self._r.remove(e)
         self._save()
-        log.info("resv", "reservation %s used by a transaction", rid)
-        return e[_CON]
+        log.info("resv", "reservation %s used by a transaction", e[_RID])
+        if e[_CON] == 0:
+            # The connectors the pool held may be free now.
+            self.changed(None)
+        return e[_RID]
 
     def on_status(self, c, status):
         """Spec 5.13 (3): a reservation ends when its connector, or the charge
@@ -339,7 +322,7 @@ class Reservations:
         # Called often (the charge point's tick): one comparison while nothing is due.
         if self._next is None:
             return _NONE
-        now = (wall() if now_s is None else now_s) - _BASE
+        now = (wall() if now_s is None else now_s) - EPOCH_2020
         if now < self._next:
             return _NONE
         gone = []
@@ -352,10 +335,12 @@ class Reservations:
                 keep.append(e)
         self._r = keep
         self._save()
+        for c in gone:
+            self.changed(c or None)
         return gone
 
     def next_expiry_s(self, now_s=None):
         if self._next is None:
             return None
-        now = (wall() if now_s is None else now_s) - _BASE
+        now = (wall() if now_s is None else now_s) - EPOCH_2020
         return max(0, self._next - now)

@@ -1,5 +1,6 @@
 # The life of the link to the central system: connect with back-off, boot,
-# heartbeat, and feed the charge point's outgoing messages one CALL at a time.
+# heartbeat, and feed the charge point's outgoing messages one CALL at a time
+# (firmware/ocpp/outbox.py says what goes next and builds it).
 # Every new connection goes through BootNotification again: the central
 # system cannot tell a reconnect from a restart otherwise, and until it
 # answers Accepted or Pending nothing else may be sent (spec 4.2).
@@ -7,7 +8,7 @@ import asyncio
 import random
 import log
 import ws as wslib
-from compat import ticks_ms, ticks_diff, sleep_ms, set_wall, parse_iso
+from compat import ticks_ms, ticks_diff, sleep_ms
 from firmware.ocpp.rpc import CallError, CallTimeout, LinkDown
 
 BACKOFF_MIN_MS = 1000
@@ -16,9 +17,9 @@ PENDING_DEFAULT_S = 30   # our own wait when Pending/Rejected comes with interva
 
 
 class Session:
-    def __init__(self, cp, url, ssl=None, auth=None, bufsize=8192):
-        self.cp = cp
-        self.rpc = cp.rpc
+    def __init__(self, out, url, ssl=None, auth=None, bufsize=8192):
+        self.out = out
+        self.rpc = out.rpc
         self.url = url
         self.ssl = ssl
         self.auth = auth
@@ -37,7 +38,7 @@ class Session:
 
     def _cfg(self, key, default):
         try:
-            v = self.cp.cfg.get(key)
+            v = self.out.cfg.get(key)
         except Exception:
             return default
         return default if v is None else v
@@ -59,7 +60,7 @@ class Session:
                 ws.abort()
             except Exception:
                 pass
-        self.cp.wake.set()
+        self.out.wake.set()
 
     async def run(self):
         backoff = BACKOFF_MIN_MS
@@ -87,7 +88,7 @@ class Session:
             await self._online(ws)
             # A link that held for a while earns a fresh back-off; one that the
             # server drops at once keeps growing it, so it is not hammered.
-            if ticks_diff(ticks_ms(), started) > BACKOFF_MAX_MS or self.cp.boot == "Accepted":
+            if ticks_diff(ticks_ms(), started) > BACKOFF_MAX_MS or self.out.boot == "Accepted":
                 backoff = BACKOFF_MIN_MS
             else:
                 backoff = min(backoff * 2, BACKOFF_MAX_MS)
@@ -104,17 +105,17 @@ class Session:
         self.ws = ws
         self._dead = False
         self.rpc.attach(ws)
-        self.cp.online = True
+        self.out.online = True
         reader = asyncio.create_task(self._read(ws))
         keep = asyncio.create_task(ws.keepalive(self._ping_interval))
         try:
             if await self._boot():
-                self.cp.on_connected()
+                self.out.on_connected()
                 await self._send_loop()
         except (LinkDown, EOFError, OSError) as e:
             log.debug("link", "link down: %s", _one_line(e))
         finally:
-            self.cp.online = False
+            self.out.online = False
             self.rpc.detach()
             self.ws = None
             reader.cancel()
@@ -131,20 +132,20 @@ class Session:
             log.info("link", "closed: %s", _one_line(e) or "by the central system")
         self._dead = True
         self.rpc.detach()
-        self.cp.wake.set()
+        self.out.wake.set()
 
     async def _wait(self, ms):
         # Sleep between BootNotifications, but wake at once when the link dies
         # or the central system triggers a message (spec 4.2: while Pending only
         # triggered messages may be sent).
-        cp = self.cp
+        out = self.out
         end = ticks_ms() + ms
         while not self._dead and ticks_diff(end, ticks_ms()) > 0:
-            if cp.boot_requested:
-                cp.boot_requested = False
+            if out.boot_requested:
+                out.boot_requested = False
                 return
-            if cp.outbox:
-                action, payload, done = cp.outbox.pop(0)
+            if out.ram:
+                action, payload, done = out.ram.pop(0)
                 try:
                     res = await self.rpc.call(action, payload, self._cfg("MessageTimeout", 30))
                 except (CallError, CallTimeout) as e:
@@ -157,10 +158,10 @@ class Session:
             raise LinkDown("link down")
 
     async def _boot(self):
-        cp = self.cp
+        out = self.out
         while not self._dead:
             try:
-                res = await self.rpc.call("BootNotification", cp.boot_payload(),
+                res = await self.rpc.call("BootNotification", out.boot_payload(),
                                           self._cfg("MessageTimeout", 30))
             except (CallError, CallTimeout) as e:
                 log.warn("boot", "BootNotification failed: %s; retry in %d s",
@@ -171,12 +172,12 @@ class Session:
             interval = res.get("interval")
             if not isinstance(interval, int) or interval < 0:
                 interval = 0
-            self._set_time(res.get("currentTime"))
-            cp.boot = status
+            out.clock(res)
+            out.boot = status
             if status == "Accepted":
                 if interval > 0:
                     try:
-                        cp.cfg.set("HeartbeatInterval", interval, "boot")
+                        out.cfg.set("HeartbeatInterval", interval, "boot")
                     except Exception as e:
                         log.warn("boot", "cannot keep heartbeat interval %d: %s", interval, e)
                 if self.accepted_ms is None:
@@ -194,20 +195,11 @@ class Session:
                 self.rpc.accept_calls = True
         return False
 
-    def _set_time(self, s):
-        if isinstance(s, str):
-            try:
-                set_wall(parse_iso(s))
-                # Schedules and reservations are in wall-clock time.
-                self.cp.limits_changed()
-            except ValueError:
-                log.warn("boot", "central system time %r not understood", s[:40])
-
     async def _send_loop(self):
-        cp = self.cp
+        out = self.out
         rpc = self.rpc
         while not self._dead:
-            msg = cp.next_message()
+            msg = out.next_message()
             if msg is not None:
                 action, payload, done = msg
                 try:
@@ -223,10 +215,10 @@ class Session:
             if hb > 0 and idle >= hb * 1000:
                 await self._heartbeat()
                 continue
-            cp.wake.clear()
+            out.wake.clear()
             wait = hb * 1000 - idle if hb > 0 else 1000
             try:
-                await asyncio.wait_for(cp.wake.wait(), min(wait, 1000) / 1000)
+                await asyncio.wait_for(out.wake.wait(), min(wait, 1000) / 1000)
             except asyncio.TimeoutError:
                 pass
         raise LinkDown("link down")
@@ -238,7 +230,7 @@ class Session:
             log.warn("ocpp", "Heartbeat: %s", _one_line(e))
             return
         self.heartbeats += 1
-        self._set_time(res.get("currentTime"))
+        self.out.clock(res)
 
 
 def _one_line(e):

@@ -3,6 +3,7 @@
 # each connector. The arithmetic over time is in smart_calc.py.
 #
 #   sc = Smart(cfg, store, n_connectors, voltage=230, phases=3)
+#   sc.supported()                                      SmartCharging is a supported profile
 #   sc.set(c, profile, tx) -> "Accepted" | "Rejected"   (CallError for a bad connector)
 #   sc.clear(pid, connector, purpose, stack) -> "Accepted" | "Unknown"
 #   sc.tx_ended(c)                                     drops that connector's TxProfiles
@@ -66,6 +67,11 @@ class Smart:
         self.version = 0
         self._load()
 
+    def supported(self):
+        # A build whose SupportedFeatureProfiles leaves SmartCharging out
+        # answers its messages NotSupported (errata 3.39).
+        return "SmartCharging" in self.cfg.get("SupportedFeatureProfiles")
+
     # ---- persistence
     def _load(self):
         data = self.store.load(FILE)
@@ -109,7 +115,7 @@ class Smart:
             flat = calc.pack(prof["chargingSchedule"]["chargingSchedulePeriod"])
             why = self._check(c, prof, flat, tx)
             if why is None:
-                e = _entry(c, tx.get("start_s") if prof["chargingProfilePurpose"] == calc.TX else None,
+                e = _entry(c, tx.start_s if prof["chargingProfilePurpose"] == calc.TX else None,
                            prof, flat)
         except Exception as ex:
             why = "malformed profile (%r)" % (ex,)
@@ -158,7 +164,7 @@ class Smart:
                 return "a TxProfile needs a connector above 0"
             if tx is None:
                 return "no transaction on connector %d for a TxProfile" % c
-            if tid is not None and tid != tx.get("id"):
+            if tid is not None and tid != tx.id:
                 return "transactionId %d is not the transaction on connector %d" % (tid, c)
         elif pur != calc.TXDEF:
             return "unknown purpose %s" % pur

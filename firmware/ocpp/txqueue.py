@@ -17,6 +17,7 @@
 # short (oldest first); Start, Stop and the Transaction.Begin/End values never are.
 import log
 from compat import ticks_ms, ticks_diff
+from firmware.recordlog import RecordLog
 
 LOG = "txq"
 START = "StartTransaction"
@@ -26,7 +27,7 @@ METER = "MeterValues"
 
 class TxQueue:
     def __init__(self, store, max_bytes=512 * 1024):
-        self.log = store.open_log(LOG)
+        self.log = RecordLog(store, LOG)
         self.max_bytes = max_bytes
         self.ids = {}        # ref -> transactionId, for refs that still have records
         self.pending = 0     # records not yet delivered

@@ -332,11 +332,11 @@ async def main():
     expect("clear_empty_cache_no_write", a.clear_cache() and st.writes == w)
 
     # A damaged or foreign file is not trusted.
-    st.save(authmod.NAME, {"v": 1, "e": [["ok", 0, None, None], [1, 2], ["UPPER", 0, None, None],
-                                         ["bad", 9, None, None], ["p", 1, 5, "x" * 21]]})
+    st.save(authmod.NAME, [["ok", 0, None, None], [1, 2], ["UPPER", 0, None, None],
+                           ["bad", 9, None, None], ["p", 1, 5, "x" * 21]])
     b = Auth(cfg, st, net.call, net.online)
     expect("bad_entries_dropped_on_load", b.tags() == ["ok"], b.tags())
-    st.save(authmod.NAME, [1, 2, 3])
+    st.save(authmod.NAME, {"e": [1, 2, 3]})
     expect("foreign_format_ignored", Auth(cfg, st, net.call, net.online).tags() == [])
 
     # --- stopping: same idTag or same parentIdTag

@@ -271,12 +271,19 @@ def main():
     t = LocalList(st, cfg)
     expect("leftover_tmp_ignored_and_removed", t.count == 5 and not exists(path + ".tmp"))
     import firmware.store as stmod
-    saved = stmod._replace
-    stmod._replace = lambda tmp, p: None      # the cut falls just before the rename
+
+    class NoRename:
+        # The store's os, but the cut falls just before the rename.
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def rename(self, a, b):
+            pass
+    stmod.os = NoRename()
     try:
         t.update(9, "Full", [ent("other")])
     finally:
-        stmod._replace = saved
+        stmod.os = os
     expect("cut_before_rename_keeps_old", exists(path + ".tmp"), "no tmp")
     t = LocalList(st, cfg)
     expect("cut_before_rename_old_list", t.version == 8 and t.count == 5 and t.lookup("other") is None

@@ -8,8 +8,9 @@ import log
 from compat import iso
 from firmware.config import Config
 from firmware.ocpp import metering
-from firmware.ocpp.metering import (Metering, meter_value, SAMPLE_CLOCK, SAMPLE_PERIODIC,
-                                    TRANSACTION_BEGIN, TRANSACTION_END)
+from firmware.ocpp.metering import Metering
+from firmware.ocpp.metervalue import (meter_value, fmt, SAMPLE_CLOCK, SAMPLE_PERIODIC,
+                                      TRANSACTION_BEGIN, TRANSACTION_END)
 
 log.level = log.ERROR + 1     # the skipped-reading warnings are expected here
 
@@ -140,7 +141,9 @@ def t_values():
     expect("values_units_context_format", ok, mv)
     expect("values_energy_location_outlet", s[E].get("location") == "Outlet", s[E])
     expect("values_three_phase_no_phase", not [x for x in mv["sampledValue"] if "phase" in x], mv)
-    mv1 = meter_value(ctl, (I, O, V, E), TRANSACTION_END, phases=1, ts=BASE)
+    one = FakeCtl(energy=1234.7, power=3679.6, current=15.94, offered=16, voltage=230)
+    one.phases = 1
+    mv1 = meter_value(one, (I, O, V, E), TRANSACTION_END, ts=BASE)
     show(1, mv1)
     s1 = sv_map(mv1)
     expect("values_single_phase", s1[I].get("phase") == "L1" and s1[O].get("phase") == "L1"
@@ -157,7 +160,7 @@ def t_values():
     mv3 = meter_value(ctl, (E,), SAMPLE_PERIODIC)
     expect("values_now_timestamp", len(mv3["timestamp"]) == 20 and mv3["timestamp"][:2] == "20",
            mv3["timestamp"])
-    f = metering._fmt
+    f = fmt
     got = [f(2.9999999999, -1), f(1234.99, -1), f(0, -1), f(0.04, 1), f(-0.04, 1), f(-3.26, 1),
            f(7359.5, 0), f(12.25, 2), f(5, 1)]
     expect("values_rounding", got == ["3", "1234", "0", "0.0", "0.0", "-3.3", "7360", "12.25",

@@ -18,20 +18,22 @@ def life():
 
 
 app = life()
-app.cp.conns[1].start("TAG", {"status": "Accepted"})
+app.cp.txs.start(app.cp.conns[1], "TAG", {"status": "Accepted"})
 # The power goes: the next life finds the transaction file.
-conn = life().cp.conns[1]
-expect("waits_for_the_pilot", conn.resuming is not None and conn.tx is not None
-       and conn.tx["tag"] == "TAG")
-# Stopped before the pilot was read (a tag, a reset): the wait ends with it.
+cp = life().cp
+conn = cp.conns[1]
+expect("waits_for_the_pilot", conn.tx is not None and conn.tx.resuming is not None
+       and conn.tx.tag == "TAG")
+# Stopped before the pilot was read (a tag, a reset): the wait ends with it
+# (the wait is the transaction's).
 conn.stop("Local")
-expect("stop_ends_the_wait", conn.resuming is None and conn.tx is None)
+expect("stop_ends_the_wait", conn.tx is None)
 try:
     conn.on_evse("state", "C")
     conn.tick()
     expect("late_pilot_reading_harmless", conn.tx is None)
 except Exception as e:
     expect("late_pilot_reading_harmless", False, repr(e))
-stops = [r for _o, r in conn.cp.queue.log.records() if r.get("a") == "StopTransaction"]
+stops = [r for _o, r in cp.queue.log.records() if r.get("a") == "StopTransaction"]
 expect("one_stop_queued", len(stops) == 1 and stops[0]["p"]["reason"] == "Local", stops)
 print("DONE %d" % len(results))

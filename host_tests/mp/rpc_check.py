@@ -1,8 +1,11 @@
-# RPC layer checks, run under MicroPython and CPython by test_rpc.py.
-# Prints one line per case: "PASS name" or "FAIL name: why".
+# RPC layer checks, run under MicroPython and CPython by test_rpc.py, on the
+# real charge point's Rpc. argv[1]: an empty directory. Prints one line per
+# case: "PASS name" or "FAIL name: why".
+import sys
 import json
 import asyncio
-from firmware.ocpp.rpc import Rpc, CallError, CallTimeout
+from firmware.ocpp.rpc import CallError, CallTimeout
+from realcp import RealCP
 
 
 class FakeWS:
@@ -24,11 +27,6 @@ class FakeWS:
 
     async def send(self, text):
         self.sent.append(json.loads(text))
-
-
-class FakeCP:
-    def __init__(self):
-        self.vendors = {}
 
 
 async def frame(rpc, ws, data, total=None):
@@ -55,7 +53,7 @@ def err_code(sent):
 
 async def main():
     ws = FakeWS()
-    rpc = Rpc(FakeCP())
+    rpc = RealCP(sys.argv[1]).rpc
     rpc.attach(ws)
 
     s = await frame(rpc, ws, b'[2,"a1","DataTransfer",{"vendorId":"x"}]')

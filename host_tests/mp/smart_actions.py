@@ -9,37 +9,35 @@ import json
 import asyncio
 import log
 from compat import parse_iso, set_wall
-from firmware.store import Store
-from firmware.config import Config
-from firmware.ocpp.rpc import Rpc
-from rpcfake import expect, results, FakeWS, call as _call
-from firmware.ocpp.smart import Smart
+from rpcfake import expect, results, call as _call
+from realcp import RealCP
 
 ROOT = sys.argv[1]
 log.level = log.ERROR
 T0 = parse_iso("2030-01-07T00:00:00Z")
 
 
-class Conn:
-    def __init__(self):
-        self.tx = None
+class SmartCP(RealCP):
+    # Counts the limiter's wake-ups in `limits` (a new limit for the pilots).
+    def __init__(self, root, **defaults):
+        RealCP.__init__(self, root, **defaults)
+        self.limits = 0
+        wake = self.limiter.changed
+
+        def changed():
+            self.limits += 1
+            wake()
+        self.limiter.changed = changed
 
 
-class FakeCP:
-    def __init__(self, root, n=2, smart=True):
-        self.n = n
-        self.store = Store(root)
-        self.cfg = Config(self.store)
-        self.smart = Smart(self.cfg, self.store, n) if smart else None
-        self.conns = [None] + [Conn() for _ in range(n)]
-        self.changed = 0
-        self.vendors = {}
-        self.rpc = Rpc(self)
-        self.ws = FakeWS()
-        self.rpc.attach(self.ws)
-
-    def limits_changed(self):
-        self.changed += 1
+def running(cp, c, tid, start_s):
+    # A transaction on connector c, started at start_s, that the central
+    # system named tid (StartTransaction.conf).
+    cp.ctls[c].ev_connected = True
+    cp.conns[c].authorized("T%d" % c, {"status": "Accepted"})
+    tx = cp.conns[c].tx
+    tx.id = tid
+    tx.start_s = start_s
 
 
 async def call(cp, action, payload, valid=True):
@@ -61,7 +59,7 @@ def profile(pid, purpose, stack, periods, unit="A", kind="Absolute", tid=None, s
 
 async def main():
     set_wall(T0 + 1800)
-    cp = FakeCP(ROOT + "/a")
+    cp = SmartCP(ROOT + "/a")
     S = "SetChargingProfile"
     G = "GetCompositeSchedule"
     C = "ClearChargingProfile"
@@ -72,7 +70,7 @@ async def main():
 
     res, err = await call(cp, S, {"connectorId": 0, "csChargingProfiles": profile(
         1, "TxDefaultProfile", 0, ((0, 10), (3600, 6)), start="2030-01-07T00:00:00Z")})
-    expect("set_default_accepted", res == {"status": "Accepted"} and cp.changed == 1, (res, err))
+    expect("set_default_accepted", res == {"status": "Accepted"} and cp.limits == 1, (res, err))
     a, nxt = cp.smart.limit(1, T0 + 1800, None)
     expect("set_reaches_limit", a == 10 and nxt == 1800, (a, nxt))
 
@@ -99,19 +97,20 @@ async def main():
 
     # TxProfile: Rejected without a transaction, Accepted with it; the composite
     # follows the transaction.
-    n = cp.changed
+    n = cp.limits
     tx_prof = profile(2, "TxProfile", 1, ((0, 8),), kind="Relative", tid=55)
     res, err = await call(cp, S, {"connectorId": 1, "csChargingProfiles": tx_prof})
-    expect("tx_profile_without_tx_rejected", res == {"status": "Rejected"} and cp.changed == n, (res, err))
-    cp.conns[1].tx = {"id": 55, "start_s": T0 + 600}
+    expect("tx_profile_without_tx_rejected", res == {"status": "Rejected"} and cp.limits == n, (res, err))
+    running(cp, 1, 55, T0 + 600)
+    n = cp.limits       # the start itself rebalances the limits
     res, err = await call(cp, S, {"connectorId": 1, "csChargingProfiles": tx_prof})
-    expect("tx_profile_with_tx_accepted", res == {"status": "Accepted"} and cp.changed == n + 1, (res, err))
+    expect("tx_profile_with_tx_accepted", res == {"status": "Accepted"} and cp.limits == n + 1, (res, err))
     res, err = await call(cp, G, {"connectorId": 1, "duration": 3600})
     sch = (res or {}).get("chargingSchedule", {})
     # The TxProfile overrules the TxDefaultProfile for the whole transaction.
     expect("composite_follows_tx", sch.get("chargingSchedulePeriod") == [
         {"startPeriod": 0, "limit": 8}], res)
-    cp.conns[2].tx = {"id": 56, "start_s": T0}
+    running(cp, 2, 56, T0)
     res, err = await call(cp, S, {"connectorId": 2, "csChargingProfiles": profile(
         3, "TxProfile", 1, ((0, 8),), kind="Relative", tid=55)})
     expect("tx_profile_other_tx_rejected", res == {"status": "Rejected"}, (res, err))
@@ -135,11 +134,11 @@ async def main():
     expect("set_stack_too_high_rejected", res == {"status": "Rejected"}, (res, err))
 
     # ClearChargingProfile.
-    n = cp.changed
+    n = cp.limits
     res, err = await call(cp, C, {"id": 99})
-    expect("clear_unknown", res == {"status": "Unknown"} and cp.changed == n, (res, err))
+    expect("clear_unknown", res == {"status": "Unknown"} and cp.limits == n, (res, err))
     res, err = await call(cp, C, {"connectorId": 1, "chargingProfilePurpose": "TxProfile"})
-    expect("clear_tx_profile", res == {"status": "Accepted"} and cp.changed == n + 1
+    expect("clear_tx_profile", res == {"status": "Accepted"} and cp.limits == n + 1
            and len(cp.smart.entries) == 1, (res, err))
     res, err = await call(cp, C, {"chargingProfilePurpose": "Other"}, False)
     expect("clear_bad_purpose_callerror", err is not None and err[0] == "PropertyConstraintViolation", err)
@@ -149,7 +148,8 @@ async def main():
     expect("composite_after_clear", res is not None and "chargingSchedule" not in res, res)
 
     # A charge point without smart charging says NotSupported (errata 3.39).
-    cp2 = FakeCP(ROOT + "/b", smart=False)
+    cp2 = SmartCP(ROOT + "/b", SupportedFeatureProfiles="Core,LocalAuthListManagement,Reservation,"
+                                                        "RemoteTrigger")
     for action, payload in ((S, {"connectorId": 0, "csChargingProfiles": profile(
             1, "TxDefaultProfile", 0, ((0, 8),))}), (C, {}), (G, {"connectorId": 0, "duration": 60})):
         res, err = await call(cp2, action, payload)

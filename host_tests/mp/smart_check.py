@@ -11,6 +11,7 @@ from compat import parse_iso, iso
 from firmware.store import Store
 from firmware.config import Config
 from firmware.ocpp.rpc import CallError
+from firmware.ocpp.transaction import Transaction
 from firmware.ocpp.smart import Smart
 
 ROOT = sys.argv[1]
@@ -59,6 +60,11 @@ def mk(pid, purpose, stack, periods, kind="Absolute", unit="A", start=None, dur=
     if tid is not None:
         p["transactionId"] = tid
     return p
+
+
+def Tx(tid, start_s):
+    # A running transaction as Smart sees it: its id and its start.
+    return Transaction(1, {"tag": "T", "start_wh": 0, "ref": 1, "id": tid, "start_s": start_s})
 
 
 def put(sc, c, prof, tx=None):
@@ -225,7 +231,7 @@ def relative():
     # A Relative TxProfile runs from the transaction's start: 6 A, 12 A after
     # 10 min. The transaction began 5 min before now.
     sc = fresh()
-    tx = {"id": 7, "start_s": T0 - 300}
+    tx = Tx(7, T0 - 300)
     expect("relative_tx_accepted", put(sc, 1, mk(1, TXP, 0, ((0, 6), (600, 12)), "Relative", tid=7), tx) == "Accepted")
     s = sched(sc, 1, 1200, "A", T0, T0 - 300)
     expect("relative_from_tx_start", per(s) == [(0, 6), (300, 12)], s)
@@ -245,7 +251,7 @@ def combined():
     # ChargePointMax 12 A, 8 A from T0+2h; TxDefault 10 A on all connectors;
     # TxProfile on connector 1: 16 A, 6 A from 1 h after the transaction start.
     sc = fresh()
-    tx = {"id": 42, "start_s": T0}
+    tx = Tx(42, T0)
     put(sc, 0, mk(1, CPM, 0, ((0, 12), (2 * H, 8)), start=T0))
     put(sc, 0, mk(2, TXD, 0, ((0, 10),), start=T0))
     put(sc, 1, mk(3, TXP, 0, ((0, 16), (H, 6)), "Relative", tid=42), tx)
@@ -282,7 +288,7 @@ class _Ctl:
 class _Conn:
     def __init__(self, c, start_s=None):
         self.c = c
-        self.tx = None if start_s is None else {"id": c, "start_s": start_s}
+        self.tx = None if start_s is None else Tx(c, start_s)
         self.ctl = _Ctl()
 
 
@@ -379,7 +385,7 @@ def units():
 
 def key_limits():
     sc = fresh()
-    tx = {"id": 5, "start_s": T0}
+    tx = Tx(5, T0)
     r = []
     r.append(("stack_above_max", put(sc, 1, mk(1, TXD, 9, ((0, 10),)))))
     r.append(("negative_stack", put(sc, 1, mk(1, TXD, -1, ((0, 10),)))))
@@ -452,9 +458,9 @@ def replacement():
     expect("other_purpose_same_level_kept", len(sc.entries) == 3)
     # A remote start's TxProfile (no transactionId) is replaced by a
     # SetChargingProfile for that transaction at the same level (spec 5.16.2).
-    tx = {"id": None, "start_s": T0}
+    tx = Tx(None, T0)
     put(sc, 1, mk(5, TXP, 2, ((0, 5),), "Relative"), tx)
-    tx["id"] = 99
+    tx.id = 99
     put(sc, 1, mk(6, TXP, 2, ((0, 4),), "Relative", tid=99), tx)
     ids = sorted([e[2]["chargingProfileId"] for e in sc.entries])
     expect("remote_start_profile_replaced", ids == [2, 3, 4, 6], ids)
@@ -464,7 +470,7 @@ def replacement():
 def clearing():
     def setup():
         sc = fresh()
-        tx = {"id": 1, "start_s": T0}
+        tx = Tx(1, T0)
         put(sc, 0, mk(1, CPM, 0, ((0, 20),)))
         put(sc, 0, mk(2, TXD, 0, ((0, 10),)))
         put(sc, 1, mk(3, TXD, 1, ((0, 9),)))
@@ -497,7 +503,7 @@ def clearing():
 
 def persistence():
     sc = fresh(name="persist")
-    tx = {"id": 3, "start_s": T0}
+    tx = Tx(3, T0)
     put(sc, 0, mk(1, CPM, 0, ((0, 12),)))
     put(sc, 1, mk(2, TXP, 0, ((0, 6),), "Relative"), tx)
     put(sc, 0, mk(3, TXD, 0, ((0, 10), (600, 8)), "Recurring", start=T0, rk="Daily"))

@@ -5,8 +5,8 @@ import sys
 import asyncio
 import log
 from rpcfake import expect, results
-from resv_fake import FakeCP, call
-from firmware.ocpp import trigger
+from realcp import RealCP, call
+from firmware.ocpp.actions import TriggerMessage
 
 ROOT = sys.argv[1]
 log.level = log.ERROR + 1
@@ -14,28 +14,17 @@ log.level = log.ERROR + 1
 PER_CP = (("BootNotification", "boot"), ("DiagnosticsStatusNotification", "diagnostics"),
           ("FirmwareStatusNotification", "firmware"), ("Heartbeat", "heartbeat"))
 PER_CONNECTOR = (("StatusNotification", "status"), ("MeterValues", "meter"))
+SHORT = dict(PER_CP + PER_CONNECTOR)
 
 
-
-
-class TriggerCP(FakeCP):
+class TriggerCP(RealCP):
     def __init__(self, root):
-        FakeCP.__init__(self, root)
-        self.boot = "Pending"
+        RealCP.__init__(self, root)
+        self.out.boot = "Pending"
 
 
-def _recorder(what, per_connector):
-    # Stands in for a function of firmware/ocpp/trigger.py: records that it
-    # ran, and after what.
-    if per_connector:
-        return lambda cp, c: cp.events.append(("trigger", what, c))
-    return lambda cp: cp.events.append(("trigger", what, None))
-
-
-for _msg, _what in PER_CP:
-    setattr(trigger, _what, _recorder(_what, False))
-for _msg, _what in PER_CONNECTOR:
-    setattr(trigger, _what, _recorder(_what, True))
+# Stands in for TriggerMessage.send(): records that it ran, and after what.
+TriggerMessage.send = lambda cp, msg, c: cp.events.append(("trigger", SHORT[msg], c))
 
 
 async def trig(cp, msg, c=None, show=True):
@@ -75,7 +64,7 @@ async def main():
                    and order == [("answer",)], (st, order))
 
     # Errata 3.35: no second BootNotification once Accepted.
-    cp.boot = "Accepted"
+    cp.out.boot = "Accepted"
     st, order = await trig(cp, "BootNotification")
     expect("boot_rejected_after_accepted", st == "Rejected" and order == [("answer",)], (st, order))
     st, order = await trig(cp, "Heartbeat")

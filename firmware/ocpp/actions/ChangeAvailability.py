@@ -13,9 +13,8 @@ def handle(cp, p):
     if not 0 <= c <= cp.n:
         raise CallError("PropertyConstraintViolation", "connectorId must be 0..%d" % cp.n)
     on = p["type"] == "Operative"
-    targets = cp.conns[1:] if c == 0 else [cp.conns[c]]
     scheduled = False
-    for conn in targets:
+    for conn in cp.conns[1:] if c == 0 else (cp.conns[c],):
         if conn.tx is not None and conn.operative != on:
             conn.scheduled = on
             scheduled = True
@@ -24,9 +23,7 @@ def handle(cp, p):
     if scheduled:
         # On flash at once: a power cut that ends the transaction must not
         # forget the change the central system was promised.
-        cp.save_availability()
-    if c == 0 and cp.operative0 != on:
-        cp.operative0 = on
-        cp.save_availability()
-        cp.status_changed(0)
+        cp.conns[c].save_availability()
+    if c == 0:
+        cp.conns[0].set_operative(on)
     return {"status": "Scheduled" if scheduled else "Accepted"}

@@ -10,11 +10,11 @@ SCHEMA = {"id": (I,), "connectorId": (I,),
 
 
 def handle(cp, p):
-    sc = getattr(cp, "smart", None)
-    if sc is None:
+    sc = cp.smart
+    if not sc.supported():
         raise CallError("NotSupported", "smart charging is not enabled on this charge point")
     st = sc.clear(p.get("id"), p.get("connectorId"), p.get("chargingProfilePurpose"),
                   p.get("stackLevel"))
     if st == "Accepted":
-        cp.limits_changed()
+        cp.limiter.changed()
     return {"status": st}

@@ -12,16 +12,16 @@ SCHEMA = {"connectorId": (I | REQ,), "duration": (I | REQ,), "chargingRateUnit":
 
 
 def handle(cp, p):
-    sc = getattr(cp, "smart", None)
-    if sc is None:
+    sc = cp.smart
+    if not sc.supported():
         raise CallError("NotSupported", "smart charging is not enabled on this charge point")
     c = p["connectorId"]
     if not 0 <= c <= cp.n or p["duration"] < 1:
         return {"status": "Rejected"}
     now = wall()
-    tx = cp.conns[c].tx if c > 0 else None
+    tx = cp.conns[c].tx
     sched = sc.composite(c, p["duration"], p.get("chargingRateUnit"), now,
-                         tx.get("start_s") if tx is not None else None)
+                         tx.start_s if tx is not None else None)
     res = {"status": "Accepted", "connectorId": c, "scheduleStart": iso(now)}
     if sched is not None:
         res["chargingSchedule"] = sched

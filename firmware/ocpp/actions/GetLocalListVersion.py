@@ -7,7 +7,5 @@ SCHEMA = {}
 
 
 def handle(cp, p):
-    ll = getattr(cp, "locallist", None)
-    if ll is None or not ll.supported():
-        return {"listVersion": -1}
-    return {"listVersion": ll.version}
+    ll = cp.locallist
+    return {"listVersion": ll.version if ll.supported() else -1}

@@ -3,11 +3,15 @@
 # otherwise it counts as authorised. A connector reserved for a group is
 # Accepted for a tag nobody here knows, and used once the central system names
 # the tag's parentIdTag. A charging profile in the request is for
-# the transaction it starts (TxProfile, smart charging).
+# the transaction it starts (TxProfile, smart charging). A connector takes the
+# request when it is free (Connector.free: also Finishing, where a user may
+# start again, as with a tag at the reader: 5.11 asks to behave as if the tag
+# were presented there).
 import asyncio
 import log
 from firmware.ocpp.check import I, S, REQ
 from firmware.ocpp.profile_schema import PROFILE
+from firmware.ocpp.connector import pick
 
 SCHEMA = {"connectorId": (I,), "idTag": (S | REQ, 20), "chargingProfile": PROFILE}
 
@@ -20,15 +24,16 @@ def handle(cp, p):
     # Spec 5.13: a tag neither the local list nor the cache knows may still
     # belong to a reservation's group; its parentIdTag then comes from an
     # Authorize.req, sent after this answer (ask).
-    ask = known is None and cp.can_send() and cp.reservations.for_group(c)
+    rs = cp.reservations
+    ask = known is None and cp.out.can_send() and rs.for_group(c)
     if c is not None:
         if not 1 <= c <= cp.n:
             return {"status": "Rejected"}
         conn = cp.conns[c]
-        if not _free(conn) or not (cp.allowed(conn, tag, parent) or ask):
+        if not conn.free() or not (rs.allows(c, tag, parent)[0] or ask):
             return {"status": "Rejected"}
     else:
-        conn = cp.pick_connector(tag, parent) or (ask and cp.pick_connector(tag, None, True)) or None
+        conn = pick(cp.conns, tag, parent) or (ask and pick(cp.conns, tag, None, True)) or None
         if conn is None:
             return {"status": "Rejected"}
     prof = p.get("chargingProfile")
@@ -36,7 +41,7 @@ def handle(cp, p):
         return {"status": "Rejected"}
     # None: conn may take tag; else the parent must be learnt first (True: any
     # connector the parent allows will do).
-    reserved = None if cp.allowed(conn, tag, parent) else c is None
+    reserved = None if rs.allows(conn.c, tag, parent)[0] else c is None
     cp.rpc.later(lambda: asyncio.create_task(_start(cp, conn, tag, reserved, prof)))
     return {"status": "Accepted"}
 
@@ -56,14 +61,14 @@ async def _start(cp, conn, tag, reserved, prof):
         if parent is None and not asked:
             # Only a valid answer vouches for the tag's group.
             known = cp.auth.lookup(tag)
-            if known is None and cp.can_send():
+            if known is None and cp.out.can_send():
                 known = await cp.auth.ask(tag)
             if known is not None and known.get("status") in ("Accepted", "ConcurrentTx"):
                 parent = known.get("parentIdTag")
         if parent:
             info = {"status": "Accepted", "parentIdTag": parent}
-        took = cp.pick_connector(tag, parent) if reserved else conn
-        if took is None or not cp.allowed(took, tag, parent):
+        took = pick(cp.conns, tag, parent) if reserved else conn
+        if took is None or not cp.reservations.allows(took.c, tag, parent)[0]:
             log.info("cp", "remote start for %s dropped: connector %d is reserved for "
                      "another group", tag, conn.c)
             return
@@ -72,8 +77,3 @@ async def _start(cp, conn, tag, reserved, prof):
     # to a reservation owner's transaction started meanwhile.
     conn.remote_profile = prof
     conn.authorized(tag, info)
-
-
-def _free(conn):
-    return conn.tx is None and conn.operative and conn.status()[0] not in (
-        "Faulted", "Unavailable", "Finishing")

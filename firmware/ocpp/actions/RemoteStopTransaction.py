@@ -6,7 +6,7 @@ SCHEMA = {"transactionId": (I | REQ,)}
 
 
 def handle(cp, p):
-    conn = cp.find_tx(p["transactionId"])
+    conn = cp.txs.find(p["transactionId"])
     if conn is None:
         return {"status": "Rejected"}
     cp.rpc.later(lambda: conn.stop("Remote"))

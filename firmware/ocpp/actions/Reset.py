@@ -8,8 +8,6 @@ SCHEMA = {"type": (E | REQ, ("Hard", "Soft"))}
 
 def handle(cp, p):
     kind = p["type"]
-    # Should a transaction survive to the restart after all (a power cut in
-    # between), it ends with reason Reboot rather than PowerLoss.
-    cp.store.save("resetreason", "Reboot")
+    cp.txs.mark_reboot()
     cp.rpc.later(lambda: cp.reset(kind))
     return {"status": "Accepted"}

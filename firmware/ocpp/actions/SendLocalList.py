@@ -18,8 +18,8 @@ SCHEMA = {"listVersion": (I | REQ,),
 
 
 def handle(cp, p):
-    ll = getattr(cp, "locallist", None)
-    if ll is None or not ll.supported():
+    ll = cp.locallist
+    if not ll.supported():
         return {"status": "NotSupported"}
     entries = p.get("localAuthorizationList")
     most = cp.cfg.get("SendLocalListMaxLength")
@@ -30,5 +30,5 @@ def handle(cp, p):
     status = ll.update(p["listVersion"], p["updateType"], entries)
     if status == "Accepted":
         # A new list answers a LocalListConflict this charger reported.
-        cp.list_updated()
+        cp.conns[0].list_updated()
     return {"status": status}

@@ -8,16 +8,15 @@ SCHEMA = {"connectorId": (I | REQ,), "csChargingProfiles": (PROFILE[0] | REQ, PR
 
 
 def handle(cp, p):
-    sc = getattr(cp, "smart", None)
-    if sc is None:
+    sc = cp.smart
+    if not sc.supported():
         # Errata 3.39: a charge point without smart charging says NotSupported.
         raise CallError("NotSupported", "smart charging is not enabled on this charge point")
     c = p["connectorId"]
     if not 0 <= c <= cp.n:
         raise CallError("PropertyConstraintViolation",
                         "connectorId %d is out of range: this charge point has 0 to %d" % (c, cp.n))
-    tx = cp.conns[c].tx if c > 0 else None
-    st = sc.set(c, p["csChargingProfiles"], tx)
+    st = sc.set(c, p["csChargingProfiles"], cp.conns[c].tx)
     if st == "Accepted":
-        cp.limits_changed()
+        cp.limiter.changed()
     return {"status": st}

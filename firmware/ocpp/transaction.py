@@ -1,0 +1,332 @@
+"""Transactions (OCPP 1.6 sections 3.6, 4.8, 4.10, 5.11, 5.12, 9.1 and the
+errata): a transaction's state, its file on flash and what a restart makes of
+it, its StartTransaction, StopTransaction and MeterValues payloads, and what
+the central system's answers to them do. Compare MicroOcpp's
+Model/Transactions/Transaction and TransactionStore. The messages themselves
+wait in the flash queue (firmware/ocpp/txqueue.py).
+
+    txs = Transactions(cfg, store, queue, conns, reservations, auth, smart, limiter, register)
+    txs.metering = metering             its own emit comes through the outbox, so set after
+    txs.start(conn, tag, info)          conn.tx: a new Transaction, on flash, its Start queued
+    txs.stop(conn, reason, tag=None)    its Stop queued, False when none ran (Connector.stop)
+    txs.meter_value(tx, mv)             a sampled or clock-aligned reading of a running one
+    txs.next_message()                  the queue's head: (action, payload, on_answer) or None
+    txs.recover(ctls)                   at start: the register, and a transaction a cut left
+    txs.resume(conn, ev_there)          the pilot's verdict on a transaction from before a cut
+    txs.tick()                          MaxEnergyOnInvalidId, a pilot that never answers
+    txs.find(tid) -> conn or None
+    txs.mark_reboot()                   a transaction alive after the restart ends with Reboot
+
+The file tx<c> (store.FILES) is one JSON object while connector c has a
+transaction: tag, parent (idTag and parentIdTag), start_wh, start_s (meterStart
+and the start, wall seconds), ref (our own number for it: the queue seq of its
+StartTransaction), id (the central system's transactionId, null until
+StartTransaction.conf), begin (the Transaction.Begin reading, if any), and,
+once the central system refused the tag, invalid and cap (the Wh at which
+MaxEnergyOnInvalidId ends charging). It is written before the Start is queued,
+again with the id and the verdict, and removed once the Stop is queued.
+"""
+import log
+from compat import ticks_ms, ticks_diff, wall, iso
+from firmware.ocpp.rpc import CallError
+from firmware.ocpp.txqueue import START, STOP, METER
+from firmware.ocpp.metervalue import meter_value, TRANSACTION_BEGIN, TRANSACTION_END
+
+# How long a transaction from before a power cut waits for the first reading
+# of the pilot to tell whether the EV is still there.
+_RESUME_WAIT_MS = 10000
+_RESET = "resetreason"
+
+
+def meter_values(c, mv, tid=None):
+    """A MeterValues.req payload: one MeterValue of connector c, of transaction
+    tid when there is one and its id is known (the queue names it otherwise)."""
+    p = {"connectorId": c, "meterValue": [mv]}
+    if tid is not None:
+        p["transactionId"] = tid
+    return p
+
+
+class Transaction:
+    def __init__(self, c, d):
+        self.c = c
+        self.tag = d["tag"]
+        self.parent = d.get("parent")
+        self.start_wh = d["start_wh"]
+        self.start_s = d.get("start_s")
+        self.ref = d["ref"]
+        self.id = d.get("id")
+        self.begin = d.get("begin")
+        self.invalid = bool(d.get("invalid"))
+        self.cap = d.get("cap")
+        self.limit_wh = None    # the cap still to enforce in this life
+        self.resuming = None    # ticks: from before a power cut, the pilot decides
+
+    def save(self, store):
+        d = {"tag": self.tag, "parent": self.parent, "start_wh": self.start_wh,
+             "start_s": self.start_s, "id": self.id, "ref": self.ref}
+        if self.begin is not None:
+            d["begin"] = self.begin
+        if self.invalid:
+            d["invalid"] = True
+        if self.cap is not None:
+            d["cap"] = self.cap
+        store.save("tx%d" % self.c, d)
+
+
+class Transactions:
+    def __init__(self, cfg, store, queue, conns, reservations, auth, smart, limiter, register):
+        self.cfg = cfg
+        self.store = store
+        self.queue = queue
+        self.conns = conns
+        self.reservations = reservations
+        self.auth = auth
+        self.smart = smart
+        self.limiter = limiter
+        self.register = register
+        self.metering = None
+
+    # ---- start and stop
+    def start(self, conn, tag, info):
+        c = conn.c
+        parent = (info or {}).get("parentIdTag")
+        tx = Transaction(c, {"tag": tag, "parent": parent, "start_wh": conn.meter_wh(),
+                             "start_s": wall(), "ref": self.queue.next_ref()})
+        ms = self.cfg.get("StopTxnSampledData")
+        if ms and conn.ctl is not None:
+            tx.begin = meter_value(conn.ctl, ms, TRANSACTION_BEGIN)
+        payload = {"connectorId": c, "idTag": tag, "meterStart": tx.start_wh,
+                   "timestamp": iso(tx.start_s)}
+        rid = self.reservations.use(c, tag, parent)
+        if rid is not None:
+            payload["reservationId"] = rid
+        # The transaction file goes to flash before its StartTransaction: a power
+        # cut between the two leaves a file whose Start is not in the queue, which
+        # the restart recognises as a transaction that never began.
+        conn.tx = tx
+        tx.save(self.store)
+        self.queue.push(START, None, payload, c)
+        self._running(conn)
+        if conn.ctl is not None:
+            conn.ctl.permit(True)
+        log.info("cp", "connector %d: transaction started for %s at %d Wh", c, tag, tx.start_wh)
+
+    def _running(self, conn):
+        # Started, or resumed after a power cut: sampling, and the limits in force.
+        self.metering.tx_started(conn.c)
+        prof = conn.remote_profile
+        conn.remote_profile = None
+        if prof is not None:
+            # The profile of a RemoteStartTransaction is for the transaction it started.
+            st = self.smart.set(conn.c, prof, conn.tx)
+            log.info("cp", "connector %d: charging profile of the remote start %s", conn.c, st)
+        self.limiter.changed()
+
+    def stop(self, conn, reason, tag=None):
+        tx = conn.tx
+        if tx is None:
+            return False
+        c = conn.c
+        if conn.ctl is not None:
+            conn.ctl.permit(False)
+        stop_wh = max(conn.meter_wh(), tx.start_wh)
+        payload = {"meterStop": stop_wh, "timestamp": iso(), "reason": reason,
+                   "transactionId": tx.id}
+        if tag:
+            payload["idTag"] = tag
+        data = self._data(conn)
+        if data:
+            payload["transactionData"] = data
+        self.queue.push(STOP, tx.ref, payload, c)
+        conn.tx = None
+        self.metering.tx_stopped(c)
+        self.smart.tx_ended(c)
+        self.limiter.changed()
+        self.store.remove("tx%d" % c)
+        if self.register is not None:
+            # A later meterStart must never be below this meterStop, power cut or not.
+            self.register.save([k.ctl for k in self.conns[1:]])
+        log.info("cp", "connector %d: transaction stopped (%s), %d Wh", c, reason,
+                 stop_wh - tx.start_wh)
+        return True
+
+    def _data(self, conn):
+        # StopTransaction.transactionData: the Transaction.Begin reading, the
+        # periodic and clock-aligned readings kept during the transaction, and a
+        # Transaction.End reading, within StopTransactionMaxMeterValues.
+        ms = self.cfg.get("StopTxnSampledData")
+        if not ms and not self.cfg.get("StopTxnAlignedData"):
+            return []
+        data = self.metering.tx_data(conn.c, 2)
+        if ms and conn.ctl is not None:
+            begin = conn.tx.begin
+            end = meter_value(conn.ctl, ms, TRANSACTION_END)
+            data = ([begin] if begin else []) + data + ([end] if end else [])
+        return data
+
+    def meter_value(self, tx, mv):
+        self.queue.push(METER, tx.ref, meter_values(tx.c, mv, tx.id), tx.c)
+
+    def find(self, tid):
+        for conn in self.conns[1:]:
+            if conn.tx is not None and conn.tx.id == tid:
+                return conn
+        return None
+
+    # ---- the central system's answers
+    def next_message(self):
+        head = self.queue.head()
+        if head is None:
+            return None
+        seq, action, payload = head
+        return action, payload, lambda res: self._answer(seq, action, payload, res)
+
+    def _answer(self, seq, action, payload, res):
+        q = self.queue
+        if isinstance(res, CallError):
+            if q.failed(self.cfg.get("TransactionMessageAttempts"),
+                        self.cfg.get("TransactionMessageRetryInterval")):
+                log.warn("txq", "%s given up after %d attempts", action, q.attempt)
+                self._done(seq, action, payload, -1, None)
+            return
+        if isinstance(res, Exception):
+            # No answer (timeout, link down): it stays at the head and goes again
+            # after the retry interval or the reconnection; never dropped.
+            q.failed(1 << 30, self.cfg.get("TransactionMessageRetryInterval"))
+            q.attempt = 0
+            return
+        tid = None
+        if action == START:
+            tid = res.get("transactionId")
+            if not isinstance(tid, int):
+                log.warn("txq", "StartTransaction.conf without a transactionId")
+                tid = -1
+        self._done(seq, action, payload, tid, res.get("idTagInfo"))
+
+    def _done(self, seq, action, payload, tid, info):
+        tag = payload.get("idTag")
+        if info and tag:
+            self.auth.update(tag, info)
+        if action != START:
+            self.queue.ack(seq)
+            return
+        # The id reaches the transaction file before the queue forgets the
+        # Start, so a restart in between still knows the transaction began.
+        for conn in self.conns[1:]:
+            if conn.tx is not None and conn.tx.ref == seq:
+                self._verdict(conn, tid, info)
+        self.queue.ack(seq, tid)
+
+    def _verdict(self, conn, tid, info):
+        # StartTransaction.conf: the real transactionId and the verdict on the tag.
+        tx = conn.tx
+        tx.id = tid
+        status = (info or {}).get("status", "Accepted")
+        if status != "Accepted":
+            tx.invalid = True
+            if self.cfg.get("StopTransactionOnInvalidId"):
+                tx.save(self.store)
+                log.info("cp", "connector %d: tag %s is %s; stopping", conn.c, tx.tag, status)
+                conn.stop("DeAuthorized")
+                return
+            cap = self.cfg.get("MaxEnergyOnInvalidId")
+            if cap > conn.meter_wh() - tx.start_wh:
+                tx.cap = tx.limit_wh = tx.start_wh + cap
+            elif conn.ctl is not None:
+                conn.ctl.permit(False)
+            conn.changed(conn.c)
+        # The verdict goes to flash with the id: a transaction resumed after a
+        # power cut must not charge again on a refused tag.
+        tx.save(self.store)
+
+    # ---- power cuts and restarts
+    def mark_reboot(self):
+        # Should a transaction survive to the restart after all (a power cut in
+        # between), it ends with reason Reboot rather than PowerLoss.
+        self.store.save(_RESET, "Reboot")
+
+    def recover(self, ctls):
+        if self.register is not None and None not in ctls:
+            self._raise_register(ctls)
+        # A transaction file left behind means the power went while it ran:
+        # end it with the energy the register had, or, with resume_after_power_loss
+        # and the EV still connected, carry on with it.
+        q = self.queue
+        for conn in self.conns[1:]:
+            name = "tx%d" % conn.c
+            d = self.store.load(name)
+            if not (isinstance(d, dict) and isinstance(d.get("ref"), int)
+                    and isinstance(d.get("start_wh"), int) and isinstance(d.get("tag"), str)):
+                continue
+            ref = d["ref"]
+            q.bump(ref)
+            if q.has(STOP, ref) or (d.get("id") is None and not q.has(START, ref)):
+                # Stopped, and the power went before the file was removed; or
+                # the power went between this file and its StartTransaction:
+                # the transaction never began (no energy flows before that).
+                self.store.remove(name)
+                continue
+            tx = conn.tx = Transaction(conn.c, d)
+            if tx.id is not None:
+                q.ids[ref] = tx.id
+            reason = self.store.load(_RESET) or "PowerLoss"
+            if reason == "PowerLoss" and conn.ctl is not None \
+                    and self.cfg.get("resume_after_power_loss"):
+                # The first reading of the pilot decides (resume()).
+                tx.resuming = ticks_ms()
+                log.info("cp", "connector %d: transaction of %s from before the power cut: "
+                         "resumed if the EV is still connected", conn.c, tx.tag)
+                continue
+            log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
+                     conn.c, tx.tag, reason)
+            conn.stop(reason)
+        if self.store.exists(_RESET):
+            self.store.remove(_RESET)
+
+    def _raise_register(self, ctls):
+        # Readings sent since the register was last saved are in the queue's log:
+        # the register restarts at least there, so no reading ever goes back.
+        q = self.queue
+        q.registers = lambda: [int(c.energy_wh) for c in ctls]
+        fl = q.floor(len(ctls))
+        saved = self.register.saved
+        for i in range(len(ctls)):
+            if fl[i] > saved[i]:
+                log.info("cp", "connector %d: energy register raised to %d Wh from the queue",
+                         i + 1, fl[i])
+                ctls[i].configure({"energy_base_wh": fl[i]})
+                saved[i] = fl[i]
+
+    def resume(self, conn, ev_there):
+        tx = conn.tx
+        tx.resuming = None
+        if not ev_there:
+            log.warn("cp", "connector %d: transaction of %s ended by the power cut (PowerLoss): "
+                     "the EV is gone", conn.c, tx.tag)
+            conn.stop("PowerLoss")
+            return
+        log.info("cp", "connector %d: transaction of %s resumed after the power cut at %d Wh",
+                 conn.c, tx.tag, conn.meter_wh())
+        self._running(conn)
+        # A tag the central system refused before the cut stays refused: no
+        # energy (StopTransactionOnInvalidId false), or only up to its cap.
+        tx.limit_wh = tx.cap
+        if conn.ctl is not None and (not tx.invalid or
+                                     (tx.cap is not None and tx.cap > conn.meter_wh())):
+            conn.ctl.permit(True)
+
+    def tick(self):
+        for conn in self.conns[1:]:
+            tx = conn.tx
+            if tx is not None and tx.resuming is not None and \
+                    ticks_diff(ticks_ms(), tx.resuming) > _RESUME_WAIT_MS:
+                # No pilot reading at all: nobody can tell whether the EV is there.
+                self.resume(conn, False)
+                tx = conn.tx
+            if tx is not None and tx.limit_wh is not None and conn.ctl is not None \
+                    and conn.ctl.energy_wh >= tx.limit_wh:
+                tx.limit_wh = None
+                conn.ctl.permit(False)
+                log.info("cp", "connector %d: MaxEnergyOnInvalidId reached", conn.c)
+                conn.changed(conn.c)
