@@ -126,6 +126,9 @@ def test_emulator_image_freezes_the_pico_w_firmware_and_its_modules():
     own = dict((f[:-3], os.path.join(mods, f)) for f in os.listdir(mods) if f.endswith(".py"))
     assert "main" in own
     del pico_w["main"]
+    # ... and the test channel and probe the simulated board has too.
+    sim = os.path.join(ROOT, "boards", "sim")
+    own.update(dict((m, os.path.join(sim, m + ".py")) for m in ("control", "probe")))
     assert emu == dict(pico_w, **own)
     assert ("include", "$(PORT_DIR)/boards/manifest.py") in load("rp2040-emu")
 
