@@ -20,6 +20,10 @@ class App:
         # link_up: whether the network is there at start (a board waits for its
         # Wi-Fi, and set_link follows it).
         settings = settings or {}
+        # The receive buffer first, before the objects that live and die
+        # around it: a long-lived 8 KiB block in the middle of the heap would
+        # split the free space the rest of the charger's life allocates from.
+        self.rx = bytearray(board.rx_buf)
         self.link_up = link_up
         self.started_ms = ticks_ms()
         self.board = board
@@ -60,8 +64,7 @@ class App:
         ctx = None
         if url.startswith("wss:") or profile == 2:
             ctx = self._tls()
-        s = Session(self.cp.out, wslib.join_url(url, ident), ssl=ctx, auth=auth,
-                    bufsize=self.board.rx_buf)
+        s = Session(self.cp.out, wslib.join_url(url, ident), ssl=ctx, auth=auth, buf=self.rx)
         s.set_link(self.link_up)
         return s
 

@@ -20,7 +20,7 @@ import bench_heap  # noqa: E402
 def smoke(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "bench.json"
     p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "bench.py"), "--smoke",
-                        "--out", str(out)], capture_output=True, text=True, timeout=150)
+                        "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert p.returncode == 0, p.stdout[-3000:] + p.stderr[-3000:]
     with open(str(out)) as f:
         return json.load(f), p.stdout

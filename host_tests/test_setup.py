@@ -104,8 +104,9 @@ from firmware.ocpp.actions import GetConfiguration
 from firmware.main import App
 import board as simboard
 cp = App(simboard.Board({"data_dir": "data"})).cp
-print(json.dumps(GetConfiguration.handle(cp, {})))
-print(json.dumps(GetConfiguration.handle(cp, {"key": ["AuthorizationKey"]})))
+from jsontext import pieces
+print(b"".join(pieces(GetConfiguration.handle(cp, {}))).decode())
+print(b"".join(pieces(GetConfiguration.handle(cp, {"key": ["AuthorizationKey"]}))).decode())
 step("board")
 setup.board(has_feedback=True, pins={"contactor": 4})
 setup.board(has_feedback="yes")

@@ -52,11 +52,23 @@ def loads(buf, n):
     strings come out as valid Unicode even when the text escaped surrogates.
     ValueError when it is not JSON, the same on both runtimes: strict RFC 8259
     in UTF-8, at most MAX_DEPTH arrays and objects deep (lib/jsoncheck.py)."""
+    strict(buf, n)
+    return parse(buf, n)
+
+
+def strict(buf, n):
+    """ValueError unless buf[:n] is strict JSON, where the parser is lenient
+    (MicroPython): loads() in two steps, for a caller that lets the event loop
+    run between them."""
     if MICROPYTHON:
-        # Its json.loads is lenient: text that is not JSON is refused first.
         why = check(buf, n)
         if why is not None:
             raise ValueError(why)
+
+
+def parse(buf, n):
+    """loads() after strict(buf, n) passed."""
+    if MICROPYTHON:
         v = json.loads(memoryview(buf)[:n])
         if buf.find(b"\\ud", 0, n) >= 0 or buf.find(b"\\uD", 0, n) >= 0:
             v = _fix(v)
@@ -113,6 +125,51 @@ def dumps(obj):
             out += b[j:]
             s = str(out, "utf-8")
     return s
+
+
+class Lazy:
+    """A JSON array written item by item: items() returns a fresh iterator of
+    them each time it is called (pieces() walks it twice, to count, then to
+    send). A big answer, GetConfiguration's keys, then never exists whole in RAM."""
+
+    def __init__(self, items):
+        self.items = items
+
+
+def pieces(obj, depth=0):
+    """obj's JSON text (what dumps() gives) as a series of small bytes: the
+    brackets, commas and keys of its two outer levels and of every Lazy array,
+    and each value below those whole. A message goes out this way without its
+    text ever existing in one piece: a 4 KB string, and the copies json.dumps
+    makes while it grows, are blocks a fragmented heap cannot give."""
+    if isinstance(obj, Lazy):
+        it = obj.items()
+    elif depth < 2 and isinstance(obj, (list, tuple)):
+        it = obj
+    elif depth < 2 and isinstance(obj, dict):
+        yield b"{"
+        first = True
+        for k in obj:
+            yield (b'"' if first else b', "')
+            yield dumps(k).encode()[1:]
+            yield b": "
+            for p in pieces(obj[k], depth + 1):
+                yield p
+            first = False
+        yield b"}"
+        return
+    else:
+        yield dumps(obj).encode()
+        return
+    yield b"["
+    first = True
+    for x in it:
+        if not first:
+            yield b", "
+        for p in pieces(x, depth + 1):
+            yield p
+        first = False
+    yield b"]"
 
 
 def text(b):

@@ -133,6 +133,23 @@ class WebSocket(Stream):
             raise WSError("send: opcode must be 1 (text) or 2 (binary)")
         await self._send(opcode, data)
 
+    async def send_pieces(self, n, make, opcode=TEXT):
+        """One message of n bytes that make() yields in small pieces (it is
+        called once): no copy of the whole message is made."""
+        async with self._lock:
+            if self.closed or self._close_sent:
+                raise EOFError(self._why if self.closed else "connection is closing")
+            self._txmid = False
+            try:
+                await self._write_pieces(opcode, n, make())
+            except asyncio.CancelledError:
+                if self._txmid:
+                    self._abort("send cancelled in the middle of a frame")
+                raise
+            except (OSError, ValueError) as e:
+                self._abort("send failed: %s" % _errstr(e))
+                raise
+
     async def ping(self, payload=b""):
         if len(payload) > 125:
             raise WSError("ping payload longer than 125 bytes")

@@ -26,16 +26,18 @@ if MICROPYTHON:
     # Machine code: in Python this loop cost 10 us a byte on an RP2040, so a
     # 4 KB answer held the event loop for 40 ms.
     @micropython.viper
-    def _mask_into(dst, pos: int, src, off: int, k: int, key):
+    def _mask_into(dst, pos: int, src, off: int, k: int, key, at: int):
+        # src[off:off + k] into dst[pos:], masked as bytes `at`.. of the payload.
         d = ptr8(dst)
         s = ptr8(src)
         m = ptr8(key)
         j = off
         e = off + k
         while j < e:
-            d[pos] = s[j] ^ m[j & 3]
+            d[pos] = s[j] ^ m[at & 3]
             pos += 1
             j += 1
+            at += 1
 else:
     def _mask(data, key):
         n = len(data)
@@ -90,7 +92,7 @@ class Stream:
                     if not i & 31:
                         await sleep_ms(0)  # a long discard must not starve other tasks
 
-        async def _write(self, op, data, n):
+        def _head(self, op, n):
             t, h = self._tx, 2
             t[0] = 0x80 | op
             if n < 126:
@@ -103,10 +105,15 @@ class Stream:
                     t[9 - i] = (n >> (8 * i)) & 255
             key = os.urandom(4)
             t[h:h + 4] = key
-            pos, off = h + 4, 0
+            return h + 4, key
+
+        async def _write(self, op, data, n):
+            t = self._tx
+            pos, key = self._head(op, n)
+            off = 0
             while True:
                 k = min(_TX - pos, n - off)
-                _mask_into(t, pos, data, off, k, key)
+                _mask_into(t, pos, data, off, k, key, off)
                 self._w.write(self._txm[:pos + k])   # copies what it cannot send
                 off += k
                 self._txmid = off < n
@@ -114,6 +121,34 @@ class Stream:
                 if off >= n:
                     return
                 pos = 0
+
+        async def _write_pieces(self, op, n, pieces):
+            # One frame of n bytes from an iterator of small bytes, masked
+            # through the scratch as they come: the message is never whole in RAM.
+            t = self._tx
+            pos, key = self._head(op, n)
+            at = 0
+            for p in pieces:
+                k = len(p)
+                off = 0
+                while off < k:
+                    m = min(_TX - pos, k - off)
+                    if at + m > n:
+                        raise ValueError("message longer than announced")
+                    _mask_into(t, pos, p, off, m, key, at)
+                    pos += m
+                    off += m
+                    at += m
+                    if pos == _TX:
+                        self._w.write(self._txm)
+                        self._txmid = True
+                        await self._w.drain()
+                        pos = 0
+            if at != n:
+                raise ValueError("message shorter than announced")
+            self._w.write(self._txm[:pos])
+            self._txmid = False
+            await self._w.drain()
     else:
         async def _open(self, host, port, ctx):
             kw = {"ssl": ctx} if ctx else {}
@@ -131,6 +166,9 @@ class Stream:
                 k = min(n, 65536)
                 await self._fill(memoryview(bytearray(k)))
                 n -= k
+
+        async def _write_pieces(self, op, n, pieces):
+            await self._write(op, b"".join(pieces), n)
 
         async def _write(self, op, data, n):
             if n < 126:

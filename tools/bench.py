@@ -101,6 +101,52 @@ def _heap(tree, smoke, no_bisect, plan):
     return out
 
 
+def _twin(smoke):
+    """The smallest heap at which the scenario passes on the 32-bit twin (the
+    firmware frozen, as on a board): bisection with SHORT, then the full
+    scenario there, raised until it passes. Smoke: one SMOKE run at the target."""
+    out = {"target_kb": bench_scenario.TWIN_HEAP_KB}
+    if smoke:
+        res = bench_scenario.run("twin", bench_scenario.SMOKE, heap=bench_scenario.TWIN_HEAP_KB,
+                                 probe=False)
+        out["smoke"] = res
+        out["min_kb"] = bench_scenario.TWIN_HEAP_KB if res["ok"] else None
+        out["note"] = "smoke: one run at the target, an upper bound only"
+        return out
+
+    def run_once(kb):
+        return bench_scenario.run("twin", bench_scenario.SHORT, heap=kb, probe=False)
+    if run_once(HEAP_LO_KB)["ok"]:
+        kb, steps = HEAP_LO_KB, []
+    else:
+        kb, steps = bench_heap.bisect_heap(run_once, HEAP_LO_KB, 256, HEAP_STEP_KB,
+                                           lambda t: say("  [twin]" + t))
+    out["bisection"] = {"min_kb": kb, "steps": steps}
+    if kb is None:
+        out["min_kb"] = None
+        return out
+    for attempt in range(4):
+        say("  [twin] full scenario at %d KB" % kb)
+        res = bench_scenario.run("twin", bench_scenario.FULL, heap=kb, probe=False)
+        if res["ok"]:
+            break
+        say("    failed: %s" % (res.get("first_memory_error") or res["error"])[:140])
+        kb += HEAP_STEP_KB
+    out["verify"] = res
+    out["min_kb"] = kb if res["ok"] else None
+    return out
+
+
+def _chip(smoke):
+    """The reference scenario on the emulated RP2040, with the frames timed on
+    the wire and the safety repetitions under bursts of big frames."""
+    ok, why = sim.images().available("rp2040-emu")
+    if not ok:
+        return {"ok": False, "error": "no emulator image: %s" % why}
+    plan = bench_scenario.CHIP_SMOKE if smoke else bench_scenario.CHIP
+    return bench_scenario.run("rp2040", plan, probe=True)
+
+
 def collect(a):
     smoke = a.smoke
     plan = bench_scenario.SMOKE if smoke else bench_scenario.FULL
@@ -117,22 +163,32 @@ def collect(a):
         runs = (("micropython", tree), ("cpython", None))
         d["scenario"] = {}
         if smoke:
-            # Only the mechanics are checked: everything at once, for time.
-            with concurrent.futures.ThreadPoolExecutor(3) as ex:
+            # Only the mechanics are checked: everything at once, for time. The
+            # chip's figures are in its own emulated time, load or not.
+            with concurrent.futures.ThreadPoolExecutor(5) as ex:
                 futs = [ex.submit(bench_scenario.run, rt, plan, mpy_dir=t, baseline=True)
                         for rt, t in runs]
                 fheap = ex.submit(_heap, tree, smoke, a.no_bisect, plan)
+                fchip = ex.submit(_chip, smoke)
+                ftwin = ex.submit(_twin, smoke)
                 for (rt, _t), fut in zip(runs, futs):
                     d["scenario"][rt] = fut.result()
                 d["heap"] = fheap.result()
+                d["chip"] = fchip.result()
+                d["twin"] = ftwin.result()
         else:
             # One at a time: the stall and reaction figures must not share the CPU.
             for rt, t in runs:
                 d["scenario"][rt] = bench_scenario.run(rt, plan, mpy_dir=t, baseline=True)
             d["heap"] = _heap(tree, smoke, a.no_bisect, plan)
-        for rt, res in d["scenario"].items():
-            say("  %-11s %s in %.1f s %s" % (rt, "pass" if res["ok"] else "FAIL", res["seconds"],
-                                            (res["error"] or "")[:140]))
+            say("bench: the emulated RP2040 (the scenario, frames on the wire, bursts)")
+            d["chip"] = _chip(smoke)
+            say("bench: the 32-bit twin's smallest heap (bisection)")
+            d["twin"] = _twin(smoke)
+        for rt, res in list(d["scenario"].items()) + [("rp2040", d["chip"])]:
+            say("  %-11s %s in %.1f s %s" % (rt, "pass" if res["ok"] else "FAIL",
+                                            res.get("seconds") or 0, (res["error"] or "")[:140]))
+        say("  twin        smallest heap %s KB" % d["twin"]["min_kb"])
         d["imports"] = {"mpy": bench_heap.import_costs(tree), "py": bench_heap.import_costs(None)}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -182,6 +238,9 @@ def main(argv=None):
     say("")
     say("bench: %.0f s; figures written to %s" % (doc["seconds"], a.out))
     failed = [rt for rt, res in d["scenario"].items() if not res["ok"]]
+    if not d["chip"]["ok"]:
+        failed.append("rp2040")
+        d["scenario"]["rp2040"] = d["chip"]
     if failed:
         say("bench: the scenario FAILED on %s: %s" % (", ".join(failed), "; ".join(
             d["scenario"][rt]["error"] for rt in failed)))

@@ -53,6 +53,35 @@ def _scenario_figures(res):
     return out
 
 
+def _chip_figures(res):
+    """The emulated RP2040's figures, in its own emulated time (bench.json "chip")."""
+    if not res or not res.get("ok"):
+        return None
+    st = res["stats"]
+    frames = res.get("frame_ms") or {}
+    flash = st.get("flash") or {}
+    clock = st.get("chip_clock") or {}
+    return {
+        "frame_ms": frames.get("structured"),
+        "frame_flat_ms": frames.get("flat"),
+        "stall_max_ms": st.get("stall_max_ms"),
+        "stall_p99_ms": st.get("stall_p99_ms"),
+        "stall_phase": res.get("stall_phase"),
+        "reaction_cb_max_ms": max(res["reactions_cb_ms"]) if res.get("reactions_cb_ms") else None,
+        "reaction_rcd_max_ms": max(res["reactions_rcd_ms"]) if res.get("reactions_rcd_ms") else None,
+        "reaction_reps": len(res.get("reactions_cb_ms") or ()),
+        "burst_frames": (res.get("burst") or {}).get("frames"),
+        "mem_free_boot": st.get("mem_free_boot"),
+        "mem_free_min": st.get("mem_free_min"),
+        "boot_accepted_ms": st.get("boot_accepted_ms"),
+        "flash_erases": flash.get("erases"),
+        "irq_off_max_ms": flash.get("irqOffMaxMs"),
+        "emulated_s": round(clock["ms"] / 1000, 1) if clock.get("ms") else None,
+        "flash_writes_per_tx": max(t["writes"] for t in res["flash_per_tx"]) if res.get("flash_per_tx") else None,
+        "seconds": res.get("seconds"),
+    }
+
+
 def figures(d):
     sc = d["scenario"]
     mp, cp = _scenario_figures(sc.get("micropython")), _scenario_figures(sc.get("cpython"))
@@ -81,6 +110,9 @@ def figures(d):
         "client_cpu_us_per_call": dict((k, rt[k].get("cpu_us_per_call")) for k in rt if k != "ratios"),
         "throughput_ratios": rt["ratios"],
         "size": dict((b, d["size"][b]["total_bytes"]) for b in d["size"]),
+        "chip": _chip_figures(d.get("chip")),
+        "twin": {"min_heap_kb": (d.get("twin") or {}).get("min_kb"),
+                 "smoke": (d.get("twin") or {}).get("note")},
     }
     return f
 
@@ -89,6 +121,7 @@ def targets(f):
     mp = f["micropython"] or {}
     cp = f["cpython"] or {}
     h, r, s = f["heap"], f["throughput_ratios"], f["size"]
+    ch = f.get("chip") or {}
     reacts = [mp.get(k) for k in ("reaction_cb_max_ms", "reaction_rcd_max_ms")]
 
     def t(ident, text, value, ok):
@@ -116,6 +149,21 @@ def targets(f):
           mp.get("flash_writes_plain_tx"), (mp.get("flash_writes_plain_tx") or 0) <= 8),
         t("size", ".mpy total <= 120 KB (esp32 deploy)", s.get("esp32"),
           (s.get("esp32") or 0) <= 120 * 1024),
+        t("chip_reaction_cb", "chip: contactor opens <= 20 ms after EV C->B, under 8/10 KB bursts",
+          ch.get("reaction_cb_max_ms"), (ch.get("reaction_cb_max_ms") or 0) <= 20),
+        t("chip_reaction_rcd", "chip: contactor opens <= 10 ms after a residual-current trip",
+          ch.get("reaction_rcd_max_ms"), (ch.get("reaction_rcd_max_ms") or 0) <= 10),
+        t("chip_stall", "chip: event-loop stall max <= 50 ms", ch.get("stall_max_ms"),
+          (ch.get("stall_max_ms") or 0) <= 50),
+        t("chip_frame", "chip: an 8 KB frame handled in <= 100 ms (last byte in, answer out)",
+          [(ch.get("frame_ms") or {}).get("8000"), (ch.get("frame_flat_ms") or {}).get("8000")],
+          max((ch.get("frame_ms") or {}).get("8000") or 0,
+              (ch.get("frame_flat_ms") or {}).get("8000") or 0) <= 100),
+        t("chip_heap", "chip: gc.mem_free() >= 100 KB at its lowest", ch.get("mem_free_min"),
+          (ch.get("mem_free_min") or 0) >= 100 * 1024),
+        t("twin_heap", "twin: the scenario passes in a 64 KB heap (frozen, 32-bit)",
+          f["twin"]["min_heap_kb"], f["twin"]["min_heap_kb"] is not None
+          and f["twin"]["min_heap_kb"] <= 64),
     ]
 
 
@@ -235,6 +283,29 @@ def table(f):
     w = max(len(r[0]) for r in rows)
     lines = ["%-*s  %-24s %s" % (w, a, b, c) for a, b, c in
              [("figure", "MicroPython", "CPython")] + rows]
+    ch = f.get("chip") or {}
+    fr, ff = ch.get("frame_ms") or {}, ch.get("frame_flat_ms") or {}
+    chip_rows = [
+        ("frame handled, last byte in to answer out (ms): schedule / flat, by size",
+         ", ".join("%s B %s / %s" % (k, _v(fr.get(k)), _v(ff.get(k)))
+                   for k in sorted(set(fr) | set(ff), key=int)) or "-"),
+        ("event-loop stall, max / p99 (ms; phase of the max)",
+         "%s (%s)" % (_pair(ch.get("stall_max_ms"), ch.get("stall_p99_ms")), _v(ch.get("stall_phase")))),
+        ("contactor after EV C->B / residual current, max (ms, %s reps each, bursts of %s frames)"
+         % (_v(ch.get("reaction_reps")), _v(ch.get("burst_frames"))),
+         _pair(ch.get("reaction_cb_max_ms"), ch.get("reaction_rcd_max_ms"))),
+        ("gc.mem_free() after boot / lowest after a collection (B)",
+         _pair(ch.get("mem_free_boot"), ch.get("mem_free_min"))),
+        ("start -> BootNotification accepted, the firmware's clock (ms)", _v(ch.get("boot_accepted_ms"))),
+        ("flash: sector erases / longest time with interrupts masked (ms)",
+         _pair(ch.get("flash_erases"), ch.get("irq_off_max_ms"))),
+        ("flash writes per online transaction, MV every 1 s", _v(ch.get("flash_writes_per_tx"))),
+        ("emulated seconds of the run", _v(ch.get("emulated_s"))),
+        ("twin: smallest heap the scenario passes in (KB)", _v(f["twin"]["min_heap_kb"])),
+    ]
+    cw = max(len(r[0]) for r in chip_rows)
+    lines += ["", "the emulated RP2040 (emulated time) and the 32-bit twin:"]
+    lines += ["  %-*s  %s" % (cw, a, b) for a, b in chip_rows]
     lines += ["", "targets:"]
     for t in f["targets"]:
         verdict = {True: "met", False: "MISSED", None: "not measured"}[t["met"]]

@@ -45,17 +45,20 @@ from csms import CentralSystem, CallErrorReply  # noqa: E402
 CP = "bench-1"
 FULL = {"sessions": 3, "charge_s": 5, "offline_s": 4, "calls": 200, "idle_s": 20,
         "plain": True, "reps": 20}
-# On the emulated chip, the same, plus the inbound frames timed on the wire and
-# the safety repetitions under a burst of large frames. Its receive buffer is
-# 12 KiB there, so that a 10 KB frame is handled rather than refused.
-FRAME_SIZES = (200, 2000, 8000, 10000)
-CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=("rx_buf=12288",))
 SMOKE = {"sessions": 1, "charge_s": 1.5, "offline_s": 1, "calls": 6, "idle_s": 2,
          "plain": True, "reps": 2}
 # The bisection's variant: the same kinds of work, shorter and without the idle
 # and safety phases (they allocate nothing the other phases do not).
 SHORT = {"sessions": 1, "charge_s": 3, "offline_s": 2, "calls": 40, "idle_s": 0,
          "plain": False, "reps": 0}
+# On the emulated chip, the same, plus the inbound frames timed on the wire and
+# the safety repetitions under a burst of large frames. Its receive buffer is
+# 12 KiB there, so that a 10 KB frame is handled rather than refused.
+FRAME_SIZES = (200, 2000, 8000, 10000)
+CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=("rx_buf=12288",))
+CHIP_SMOKE = dict(SMOKE, frames=(200, 8000), burst=True, board=("rx_buf=12288",))
+# The heap a board can give the firmware beside TLS, on the 32-bit twin.
+TWIN_HEAP_KB = 64
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Offered"
 
 
@@ -286,8 +289,12 @@ def _play(ch, srv, plan, res):
 
     def phase(name, t0):
         phases[name] = round(time.time() - t0, 2)
-        # The stall maximum so far: where it jumps is the phase that caused it.
-        res["stall_max_after"][name] = ch.do("stats").get("stall_max_ms")
+        # The stall maximum (and, with the live-heap probe, the live peak) so
+        # far: where it jumps is the phase that caused it.
+        st = ch.do("stats")
+        res["stall_max_after"][name] = st.get("stall_max_ms")
+        if "live_peak" in st:
+            res.setdefault("live_peak_after", {})[name] = st["live_peak"]
         return time.time()
 
     t = time.time()

@@ -17,7 +17,7 @@ PENDING_DEFAULT_S = 30   # our own wait when Pending/Rejected comes with interva
 
 
 class Session:
-    def __init__(self, out, url, ssl=None, auth=None, bufsize=8192):
+    def __init__(self, out, url, ssl=None, auth=None, bufsize=8192, buf=None):
         self.out = out
         self.rpc = out.rpc
         self.url = url
@@ -25,7 +25,7 @@ class Session:
         self.auth = auth
         # One receive buffer for the life of the firmware: a fresh 8 KiB block
         # at every reconnect is what a fragmented heap fails to give first.
-        self.buf = bytearray(bufsize)
+        self.buf = bytearray(bufsize) if buf is None else buf
         self.link_allowed = True
         self._allowed = asyncio.Event()
         self._allowed.set()

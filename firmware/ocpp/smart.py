@@ -112,8 +112,16 @@ class Smart:
                             "connectorId %s is out of range: this charge point has 0 to %d"
                             % (c, self.n))
         try:
-            flat = calc.pack(prof["chargingSchedule"]["chargingSchedulePeriod"])
-            why = self._check(c, prof, flat, tx)
+            periods = prof["chargingSchedule"]["chargingSchedulePeriod"]
+            most = self.cfg.get("ChargingScheduleMaxPeriods")
+            if not 1 <= len(periods) <= most:
+                # Before packing them: a schedule of hundreds of periods is refused
+                # without a pass over it (that pass takes tens of ms on a board).
+                why = "%d periods; 1 to %d allowed (ChargingScheduleMaxPeriods)" % (
+                    len(periods), most)
+            else:
+                flat = calc.pack(periods)
+                why = self._check(c, prof, flat, tx)
             if why is None:
                 e = _entry(c, tx.start_s if prof["chargingProfilePurpose"] == calc.TX else None,
                            prof, flat)

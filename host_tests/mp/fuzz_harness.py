@@ -52,6 +52,13 @@ class Wire:
         self.buf = bytearray(size)
         self.sent = []
 
+    async def send_pieces(self, n, make):
+        # What the charger's rpc uses: the message in pieces, n bytes in all.
+        data = b"".join(make())
+        if len(data) != n:
+            raise ValueError("announced %d bytes, made %d" % (n, len(data)))
+        await self.send(data.decode())
+
     async def send(self, text):
         self.sent.append(text)
 

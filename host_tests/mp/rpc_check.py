@@ -25,6 +25,13 @@ class FakeWS:
         self.buf[:n] = data[:n]
         return 1, n, total if total is not None else len(data)
 
+    async def send_pieces(self, n, make):
+        # What the charger's rpc uses: the message in pieces, n bytes in all.
+        data = b"".join(make())
+        if len(data) != n:
+            raise ValueError("announced %d bytes, made %d" % (n, len(data)))
+        await self.send(data.decode())
+
     async def send(self, text):
         self.sent.append(json.loads(text))
 

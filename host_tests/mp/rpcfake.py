@@ -24,6 +24,13 @@ class FakeWS:
         self.events = events
         self.broken = False
 
+    async def send_pieces(self, n, make):
+        # What the charger's rpc uses: the message in pieces, n bytes in all.
+        data = b"".join(make())
+        if len(data) != n:
+            raise ValueError("announced %d bytes, made %d" % (n, len(data)))
+        await self.send(data.decode())
+
     async def send(self, text):
         if self.broken:
             raise OSError("link gone")

@@ -116,6 +116,11 @@ const flashChip = {
 };
 const eraseAlarm = clock.createAlarm(() => finishErase(1));
 
+// What the flash costs the chip, for the benchmark: erases and programmed bytes,
+// and the longest stretch the core ran with its interrupts masked (MicroPython
+// masks them for every flash erase and program: nothing but the PIO runs then).
+const flashStats = { erases: 0, programs: 0, bytes: 0, irqOffMaxMs: 0 };
+
 function finishErase(fraction) {
   const e = flashChip.pendingErase;
   if (!e) return;
@@ -141,12 +146,15 @@ function flashSelect(on) {
     const addr = ((c[1] << 16) | (c[2] << 8) | c[3]) & ~(size - 1) & (FLASH_BYTES - 1);
     const t = op === 0x20 ? TIMING.erase4k : op === 0x52 ? TIMING.erase32k : TIMING.erase64k;
     flashChip.pendingErase = { addr, size };
+    flashStats.erases++;
     flashChip.busyUntil = clock.nanos + t;
     if (t) eraseAlarm.schedule(t);
     else finishErase(1);
     flashChip.wel = false;
   } else if (op === 0x02 && flashChip.wel) {
     flashChip.busyUntil = clock.nanos + TIMING.page;
+    flashStats.programs++;
+    flashStats.bytes += Math.max(0, c.length - 4);
     flashChip.wel = false;
   } else if (op === 0x06) {
     flashChip.wel = true;
@@ -672,7 +680,8 @@ const msAlarm = clock.createAlarm(() => {
   }
   if (++ticks % 100 === 0) {
     // The time and how busy the core was over the last 100 ms (0..1).
-    emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6) });
+    emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6),
+      flash: flashStats });
     lastBusy = busyNs;
   }
 });
@@ -767,6 +776,8 @@ function hostNs() {
   return Number(process.hrtime.bigint() - t0);
 }
 
+let irqOffSince = 0;
+
 function run() {
   if (stopping === 'done') return;
   if (stopping === 'stop') return finish('stop');
@@ -786,6 +797,13 @@ function run() {
     } else {
       const c = core.executeInstruction() * NS_PER_CYCLE;
       clock.tick(c);
+      if (core.PM) {
+        if (!irqOffSince) irqOffSince = clock.nanos;
+      } else if (irqOffSince) {
+        const ms = (clock.nanos - irqOffSince) / 1e6;
+        if (ms > flashStats.irqOffMaxMs) flashStats.irqOffMaxMs = Math.round(ms * 1000) / 1000;
+        irqOffSince = 0;
+      }
       if (!p0.stopped || !p1.stopped) pioSteps(1);
       busyNs += c;
       n++;

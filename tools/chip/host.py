@@ -323,6 +323,8 @@ class Chip:
                     ans["reactions_ms"] = [list(self.side.reactions)]
                     ans["emulated_ms"] = round(self.side.t_ms)
                     ans["chip_clock"] = self.clock
+                    if self.clock and self.clock.get("flash"):
+                        ans["flash"] = self.clock["flash"]
                     ans["turns"] = list(self.turns)
             return ans
         with self.lock:

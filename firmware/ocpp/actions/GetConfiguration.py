@@ -12,6 +12,7 @@
 # description names the limit; the central system can then ask in parts.
 from firmware.ocpp.check import S, A
 from firmware.ocpp.rpc import CallError
+from jsontext import Lazy
 
 SCHEMA = {"key": (A, (S, 50))}
 
@@ -32,9 +33,11 @@ def handle(cp, p):
     names = p.get("key")
     out = []
     if not names:
-        for n in cfg.keys():
-            out.append(_item(cfg, n))
-        return {"configurationKey": out}
+        # Every key: written to the wire one by one, never all in RAM at once.
+        def items():
+            for n in cfg.keys():
+                yield _item(cfg, n)
+        return {"configurationKey": Lazy(items)}
     most = cfg.get("GetConfigurationMaxKeys")
     if len(names) > most:
         raise CallError("OccurenceConstraintViolation",
