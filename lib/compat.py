@@ -14,6 +14,13 @@ except ImportError:
     def const(x):
         return x
 
+    class micropython:
+        # What `@micropython.native` is on CPython: the function as it is. A
+        # module imports this only where `import micropython` fails.
+        @staticmethod
+        def native(f):
+            return f
+
 if MICROPYTHON:
     ticks_ms = time.ticks_ms
     ticks_diff = time.ticks_diff

@@ -286,7 +286,7 @@ def table(f):
     ch = f.get("chip") or {}
     fr, ff = ch.get("frame_ms") or {}, ch.get("frame_flat_ms") or {}
     chip_rows = [
-        ("frame handled, last byte in to answer out (ms): schedule / flat, by size",
+        ("frame handled, last byte in to answer out, median (ms): schedule / flat, by size",
          ", ".join("%s B %s / %s" % (k, _v(fr.get(k)), _v(ff.get(k)))
                    for k in sorted(set(fr) | set(ff), key=int)) or "-"),
         ("event-loop stall, max / p99 (ms; phase of the max)",

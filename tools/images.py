@@ -326,6 +326,41 @@ def _unpack(log):
         log.say("  sources: unpacked %d archive(s) in %.0f s" % (len(done), time.time() - t0))
 
 
+# Fixes the pinned sources need, applied after unpacking: (file under micropython/,
+# text, replacement, why). Each is checked, so a new release that fixed it stops
+# the build with a clear line instead of building something else.
+PATCHES = (
+    ("tools/mpy-tool.py",
+     'self.fun_data_attributes += " __attribute__ ((aligned (2)))"',
+     'self.fun_data_attributes += " __attribute__ ((aligned (4)))"',
+     # Frozen Thumb native code is aligned to 2 bytes, but a jump of over 2 KB
+     # in it loads its offset PC-relative as if the code were word-aligned: on
+     # an RP2040 such a function crashes when the linker puts it at 2 mod 4.
+     "frozen armv6m native code word-aligned"),
+)
+
+
+def _patch(log):
+    changed = False
+    for rel, old, new, why in PATCHES:
+        path = os.path.join(MPY, rel)
+        with open(path) as f:
+            text = f.read()
+        if old not in text:
+            if new in text:
+                continue            # patched already
+            raise FirmwareError("%s no longer has what the build patches (%s): check PATCHES in "
+                                "tools/images.py against this MicroPython" % (_rel(path), why))
+        with open(path, "w") as f:
+            f.write(text.replace(old, new, 1))
+        log.say("  sources: patched %s (%s)" % (rel, why))
+        changed = True
+    if changed:
+        # What was frozen before the patch is not rebuilt by make on its own.
+        for name in TARGETS:
+            shutil.rmtree(_port_build_dir(name), ignore_errors=True)
+
+
 def _mpy_cross(log):
     exe = os.path.join(MPY, "mpy-cross", "build", "mpy-cross")
     if os.path.exists(exe):
@@ -388,6 +423,7 @@ def _inputs(target):
     h = hashlib.sha256()
     with open(os.path.join(TOOLCHAIN, "SHA256SUMS"), "rb") as f:
         h.update(f.read())
+    h.update(repr(PATCHES).encode())
     argv, env = make_command(target)
     h.update(repr((argv, sorted(env.items()))).encode())
     for top in ("firmware", "lib", "boards"):
@@ -446,6 +482,7 @@ def build(target, say=None, verbose=False):
         if why:
             raise FirmwareError(why)
         _unpack(log)
+        _patch(log)
         _mpy_cross(log)
         if t["port"] == "rp2":
             _picotool(log)

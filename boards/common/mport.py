@@ -15,17 +15,37 @@ loop any more. The interrupt handlers allocate nothing.
 """
 import binascii
 import os
+from array import array
 
 import machine
 from machine import Pin
 from boardopts import get as opt
 
 
-# What tripped() reports; module constants, so that a handler assigns one
-# without allocating.
+# What tripped() reports.
 TRIP_RCD = "rcd"
 TRIP_PILOT = "pilot"
+_TRIPS = (None, TRIP_RCD, TRIP_PILOT)
 _BAD_SAMPLES = 2    # high-plateau samples in a row outside C/D that open the coil
+# The safety path's state: one word array that the interrupt handlers update in
+# place (no allocation) and that a board may hand to machine code (the RP2040's
+# sampler, boards/rp2040/sampler.py, uses the same layout).
+ARMED = 0           # 1 while the contactor is closed: the handlers may open it
+VENT = 1            # 1: state D lets charging go on
+BAD = 2             # high-plateau samples in a row outside the allowed bands
+HMAX = 3            # the highest high-plateau sample since read_pilot()
+LMIN = 4            # the lowest sample of the -12 V half since read_pilot()
+NH = 5              # high-plateau samples since read_pilot()
+NL = 6              # low samples since read_pilot()
+TICKS = 7           # samples taken: the watchdog's sign of life
+C_LO = 8            # the bands, in raw ADC units
+C_HI = 9
+D_LO = 10
+D_HI = 11
+HALF = 12           # below: a sample of the -12 V half
+TRIP = 13           # 0, or why the handlers opened the coil: 1 rcd, 2 pilot
+CHANNEL = 14        # the pilot's ADC input (for machine code reading it directly)
+_WORDS = 15
 # Pilot bands (firmware/evse/pilot.py: nominal +-1 V); the guard lets C, and D
 # with ventilation, through.
 _C = (5000, 7000)
@@ -50,13 +70,12 @@ class MachinePort:
         # A burst of reads long enough to span one 1 kHz period.
         self._n = opt(opts, "cp_samples", self.SAMPLES)
         self._pwm = machine.PWM(Pin(pins["cp_out"], Pin.OUT), freq=1000, duty_u16=65535)
-        self._cp = self._adc(pins["cp_adc"])
+        self.cp_pin = pins["cp_adc"]
+        self._cp = self._adc(self.cp_pin)
         self._rcd_active = opt(opts, "rcd_active")
         self._rcd = self._rcd_pin(pins["rcd"], self._rcd_active)
         self._rcd_seen = False
-        self._armed = False
-        self._vent = False
-        self._trip = None
+        self._st = array("i", [0] * _WORDS)
         self._coil_start(pins["contactor"], pins["rcd"])
 
         self._fb = None
@@ -84,12 +103,10 @@ class MachinePort:
         self._lock = Pin(pins["lock"], Pin.OUT, value=0) if self.has_lock else None
 
         self._guard_levels()
-        self.ticks = 0              # pilot samples taken: the watchdog's sign of life
-        self._hmax = -1
-        self._lmin = self._raw_of(4000)
-        self._nh = self._nl = 0
+        self._floor = self._raw_of(4000)
+        self._st[HMAX] = -1
+        self._st[LMIN] = self._floor
         self._hi = self._lo = 0
-        self._bad = 0
         self._read = self._raw(self._cp)
         self._sampler_start(self._tick)
 
@@ -108,10 +125,14 @@ class MachinePort:
         return self._raw_of(mv * 1000 // self._gain + self._zero)
 
     def _guard_levels(self):
-        r = self._raw_pilot
-        self._c_lo, self._c_hi = r(_C[0]), r(_C[1])
-        self._d_lo, self._d_hi = r(_D[0]), r(_D[1])
-        self._half = r(_HALF_MV)
+        r, st = self._raw_pilot, self._st
+        st[C_LO], st[C_HI] = r(_C[0]), r(_C[1])
+        st[D_LO], st[D_HI] = r(_D[0]), r(_D[1])
+        st[HALF] = r(_HALF_MV)
+
+    @property
+    def ticks(self):
+        return self._st[TICKS]
 
     # Interrupt handlers: count, set a flag, or open the coil; nothing else.
     def _s0_irq(self, pin):
@@ -119,39 +140,42 @@ class MachinePort:
 
     def _rcd_irq(self, pin):
         self._rcd_seen = True
-        if self._armed:
-            self._armed = False
+        st = self._st
+        if st[ARMED]:
+            st[ARMED] = 0
             self._drive(False)
-            self._trip = TRIP_RCD
+            st[TRIP] = 1
 
     def _tick(self, arg):
+        st = self._st
         v = self._read()
-        self.ticks += 1
-        if v < self._half:
-            if v < self._lmin:
-                self._lmin = v
-            self._nl += 1
+        st[TICKS] += 1
+        if v < st[HALF]:
+            if v < st[LMIN]:
+                st[LMIN] = v
+            st[NL] += 1
             return
-        if v > self._hmax:
-            self._hmax = v
-        self._nh += 1
-        if not self._armed:
+        if v > st[HMAX]:
+            st[HMAX] = v
+        st[NH] += 1
+        if not st[ARMED]:
             return
-        if self._c_lo <= v <= self._c_hi or (self._vent and self._d_lo <= v <= self._d_hi):
-            self._bad = 0
+        if st[C_LO] <= v <= st[C_HI] or (st[VENT] and st[D_LO] <= v <= st[D_HI]):
+            st[BAD] = 0
             return
-        self._bad += 1
-        if self._bad >= _BAD_SAMPLES:
-            self._armed = False
+        st[BAD] += 1
+        if st[BAD] >= _BAD_SAMPLES:
+            st[ARMED] = 0
             self._drive(False)
-            self._trip = TRIP_PILOT
+            st[TRIP] = 2
 
     def tripped(self):
         """Why the safety path opened the contactor since the last call: None,
         TRIP_RCD or TRIP_PILOT."""
-        t = self._trip
-        self._trip = None
-        return t
+        st = self._st
+        t = st[TRIP]
+        st[TRIP] = 0
+        return _TRIPS[t]
 
     def pilot_pwm(self, duty_pm):
         self._pwm.duty_u16(duty_pm * 65535 // 1000)
@@ -163,14 +187,15 @@ class MachinePort:
         self._pwm.duty_u16(0)
 
     def read_pilot(self):
-        if not self.ticks:
+        st = self._st
+        if not st[TICKS]:
             return self._burst()
-        st = machine.disable_irq()
-        hi, lo, nh, nl = self._hmax, self._lmin, self._nh, self._nl
-        self._hmax = -1
-        self._lmin = self._raw_of(4000)
-        self._nh = self._nl = 0
-        machine.enable_irq(st)
+        irq = machine.disable_irq()
+        hi, lo, nh, nl = st[HMAX], st[LMIN], st[NH], st[NL]
+        st[HMAX] = -1
+        st[LMIN] = self._floor
+        st[NH] = st[NL] = 0
+        machine.enable_irq(irq)
         # A constant pilot has one plateau; no sample since the last call keeps
         # what was read then.
         if nh or nl:
@@ -196,13 +221,14 @@ class MachinePort:
     def contactor(self, closed, vent=False):
         """Closing arms the safety path: from then on the port opens by itself
         when the pilot leaves C (D too with vent) or the residual current trips."""
+        st = self._st
         if closed:
-            self._vent = bool(vent)
-            self._bad = 0
-            self._trip = None
-            self._armed = True
+            st[VENT] = 1 if vent else 0
+            st[BAD] = 0
+            st[TRIP] = 0
+            st[ARMED] = 1
         else:
-            self._armed = False
+            st[ARMED] = 0
         self._drive(closed)
 
     def contactor_feedback(self):

@@ -13,11 +13,13 @@ erase MicroPython disables interrupts for tens of milliseconds. The pilot is
 sampled from a hard timer interrupt (machine.Timer(hard=True)), the monitor's
 input has a hard pin interrupt too (it records the trip for the controller).
 """
+import sys
+
 import machine
 import rp2
 from machine import Pin
 
-from mport import MachinePort, MachineBoard
+from mport import MachinePort, MachineBoard, CHANNEL
 
 PIO_HZ = 10000000   # 100 ns an instruction: the interlock reacts within 0.5 us
 
@@ -106,6 +108,12 @@ class Port(MachinePort):
         self._sm.put(1 if closed else 0)
 
     def _sampler_start(self, tick):
+        if sys.platform == "rp2":
+            # On the chip, the handler in machine code (sampler.py).
+            import sampler
+            sampler.state = self._st
+            self._st[CHANNEL] = self.cp_pin - 26     # ADC0 is GP26
+            tick = sampler.tick
         self._sampler = machine.Timer(mode=machine.Timer.PERIODIC, freq=self.SAMPLE_HZ,
                                       callback=tick, hard=True)
 

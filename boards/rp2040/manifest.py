@@ -14,5 +14,6 @@ include("../common/manifest.py")
 # This board's driver as the top-level `board`, what it shares with the ESP32's,
 # and the boot script.
 module("board.py")
+module("sampler.py")
 module("mport.py", base_path="../common")
 module("main.py", base_path="..")

@@ -777,6 +777,14 @@ function hostNs() {
 }
 
 let irqOffSince = 0;
+// EMU_PROFILE=file: where the core spends its time, one program counter every
+// 64 instructions, written at exit as [pc, count] pairs (tools/chip/profile.py
+// names them from the image's ELF).
+const profile = process.env.EMU_PROFILE ? new Map() : null;
+let profN = 0;
+if (profile) {
+  process.on('exit', () => fs.writeFileSync(process.env.EMU_PROFILE, JSON.stringify([...profile])));
+}
 
 function run() {
   if (stopping === 'done') return;
@@ -797,6 +805,7 @@ function run() {
     } else {
       const c = core.executeInstruction() * NS_PER_CYCLE;
       clock.tick(c);
+      if (profile && (++profN & 63) === 0) profile.set(core.PC, (profile.get(core.PC) || 0) + 1);
       if (core.PM) {
         if (!irqOffSince) irqOffSince = clock.nanos;
       } else if (irqOffSince) {

@@ -9,6 +9,7 @@ include("$(PORT_DIR)/boards/manifest.py")
 
 include("../../common/manifest.py")
 module("board.py", base_path="..")
+module("sampler.py", base_path="..")
 module("mport.py", base_path="../../common")
 
 # Every module of modules/, top-level, its main.py among them (the boot script),
