@@ -2,7 +2,7 @@
 """`make run`: the bundled central system and a simulated charger on MicroPython,
 talking OCPP 1.6J over 127.0.0.1, narrated live.
 
-    python tools/demo.py [--runtime micropython|cpython] [--interactive] [--seconds N]
+    python tools/demo.py [--runtime micropython|cpython|twin|rp2040] [--interactive] [--seconds N]
 
 The scripted demo boots the charger and plays one charging session: plug, tag,
 charge with meter values, a current limit from the central system that the
@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "host_tests"))
 
 from csms import CentralSystem  # noqa: E402
 from charger import Charger  # noqa: E402
+import sim  # noqa: E402  # noqa: E402
 
 CP_ID = "demo-1"
 _print_lock = threading.Lock()
@@ -155,7 +156,8 @@ def interactive(ch, srv):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--runtime", default="micropython", choices=("micropython", "cpython"))
+    ap.add_argument("--runtime", default="micropython", choices=sim.RUNTIMES,
+                    help="rp2040: the emulated chip; twin: the 32-bit unix port, frozen")
     ap.add_argument("--interactive", action="store_true")
     ap.add_argument("--seconds", type=int, default=12, help="length of the scripted demo")
     a = ap.parse_args(argv)
