@@ -24,6 +24,7 @@ run: $(STAMP)
 # Four test processes: most tests wait on a charger or a central system, so
 # two cores keep four busy. PYTEST_ARGS="-n 0" runs them one at a time.
 test: $(STAMP)
+	@$(PYTHON) tools/images.py --before-tests
 	@$(PY) -m pytest host_tests -n 4 $(PYTEST_ARGS)
 
 deploy: $(STAMP)

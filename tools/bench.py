@@ -107,11 +107,14 @@ def _twin(smoke):
     scenario there, raised until it passes. Smoke: one SMOKE run at the target."""
     out = {"target_kb": bench_scenario.TWIN_HEAP_KB}
     if smoke:
-        res = bench_scenario.run("twin", bench_scenario.SMOKE, heap=bench_scenario.TWIN_HEAP_KB,
-                                 probe=False)
+        # At the target, else at twice it: an upper bound, not a minimum.
+        for kb in (bench_scenario.TWIN_HEAP_KB, 2 * bench_scenario.TWIN_HEAP_KB):
+            res = bench_scenario.run("twin", bench_scenario.SMOKE, heap=kb, probe=False)
+            if res["ok"]:
+                break
         out["smoke"] = res
-        out["min_kb"] = bench_scenario.TWIN_HEAP_KB if res["ok"] else None
-        out["note"] = "smoke: one run at the target, an upper bound only"
+        out["min_kb"] = kb if res["ok"] else None
+        out["note"] = "smoke: passes at %d KB, an upper bound only" % kb
         return out
 
     def run_once(kb):

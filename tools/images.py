@@ -598,7 +598,36 @@ def esp32_commands():
     ]
 
 
+# What `make test` builds before the tests start, so that no test waits on a
+# build inside its own time limit (the emulated chip's tests, the twin's).
+BEFORE_TESTS = ("twin", "rp2040-emu", "rp2040")
+
+
+def before_tests():
+    """Build the images the suite uses, one after the other; say in one line why
+    not where the toolchain is missing (the tests that need it then say so)."""
+    for target in BEFORE_TESTS:
+        ok, why = available(target)
+        if not ok:
+            print("firmware: %s not built before the tests: %s" % (target, why), flush=True)
+            continue
+        t0 = time.time()
+        try:
+            build(target, say=lambda s: None)
+        except FirmwareError as e:
+            print("firmware: %s: %s" % (target, e), file=sys.stderr)
+            return 1
+        dt = time.time() - t0
+        if dt > 1:
+            print("firmware: %s built in %.0f s" % (target, dt), flush=True)
+    return 0
+
+
 def main(argv=None):
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv == ["--before-tests"]:
+        return before_tests()
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("target", choices=sorted(TARGETS))
     ap.add_argument("--verbose", action="store_true",

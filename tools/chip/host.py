@@ -45,14 +45,20 @@ CHIP_CMDS = ("status", "stats", "rfid", "net")
 
 
 def node_modules():
-    """rp2040js, installed from the pinned package-lock.json on first use."""
+    """rp2040js, installed from the pinned package-lock.json on first use (one
+    process at a time: the test workers start chips together)."""
+    import fcntl
     mod = os.path.join(HERE, "node_modules", "rp2040js")
-    if not os.path.isdir(mod):
-        npm = shutil.which("npm")
-        if npm is None:
-            raise SystemExit("the emulated chip needs Node.js 18+ and npm: apt-get install nodejs npm")
-        subprocess.run([npm, "ci", "--silent", "--no-audit", "--no-fund"], cwd=HERE, check=True,
-                       stdout=subprocess.DEVNULL)
+    if os.path.isdir(mod):
+        return mod
+    npm = shutil.which("npm")
+    if npm is None or shutil.which("node") is None:
+        raise SystemExit("the emulated chip needs Node.js 18+ and npm: apt-get install nodejs npm")
+    with open(os.path.join(HERE, ".npm.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isdir(mod):
+            subprocess.run([npm, "ci", "--silent", "--no-audit", "--no-fund"], cwd=HERE,
+                           check=True, stdout=subprocess.DEVNULL)
     return mod
 
 
