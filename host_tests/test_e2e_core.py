@@ -49,7 +49,10 @@ def test_tag_first_session_with_meter_values_and_stop_by_tag(csms, make_charger)
     sim_wh = ch.status()["connectors"][0]["sim"]["meter_wh"]
     billed = stop["meterStop"] - start["meterStart"]
     assert billed > 0
-    assert abs(billed - sim_wh) <= 1.0, (billed, sim_wh)
+    # One S0 pulse (1 Wh) of rounding, and what flowed between the Stop's reading
+    # and the contactor opening a controller step later (11 kW: 1 Wh in 0.33 s;
+    # on a loaded test machine that step can be late by that much).
+    assert -2.0 <= billed - sim_wh <= 1.0, (billed, sim_wh)
     mv = [p for p in calls(csms, "MeterValues") if p.get("transactionId") == tid]
     assert len(mv) >= 2, mv
     ctxs = {sv.get("context") for p in mv for v in p["meterValue"] for sv in v["sampledValue"]}
