@@ -1,9 +1,12 @@
 # The energy register of each connector, kept across power cuts. The S0 pulse
 # counter restarts at zero with the board, so the register is the last saved
 # value plus the pulses counted since boot. It is saved every REGISTER_WH of
-# energy, every REGISTER_S seconds while energy flows, and at the end of each
-# transaction; after a power cut it is therefore never behind the last
-# meterStop and at most REGISTER_WH short of the energy really delivered.
+# energy and every REGISTER_S seconds while energy flows, unless a record of the
+# transaction queue carried it meanwhile (every record does, and the register
+# restarts no lower than the queue's highest: firmware/ocpp/txqueue.py floor());
+# a StopTransaction record carries it at the end of each transaction. After a
+# power cut it is therefore never behind the last meterStop and at most
+# REGISTER_WH short of the energy really delivered.
 from compat import ticks_ms, ticks_diff
 
 REGISTER_WH = 100
@@ -28,6 +31,11 @@ class Register:
         self.saved = [int(ctl.energy_wh) for ctl in ctls]
         self._at = ticks_ms()
         self.store.save(NAME, self.saved)
+
+    def noted(self, values):
+        """These values reached flash in another record (the queue's)."""
+        self.saved = values
+        self._at = ticks_ms()
 
     def tick(self, ctls):
         """Save when enough energy or time has gone by; cheap when nothing moved."""

@@ -115,6 +115,9 @@ class ChargePoint:
         for conn in self.conns[1:]:
             if conn.ctl is not None:
                 conn.ctl.shutdown()
+        # An acknowledgement waiting for a record to carry it: a reset is no
+        # power cut, and nothing delivered goes twice.
+        self.queue.flush()
         log.warn("cp", "%s reset", kind)
         await sleep_ms(100)
         self.board.reset()
