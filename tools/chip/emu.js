@@ -112,6 +112,8 @@ const flashChip = {
   pendingErase: null,
   selected: false,
   progAddr: -1,
+  erases: 0,        // sector or block erases so far, for the flash-wear figures
+  pages: 0,         // page programs so far
   uniqueId: [0xe6, 0x61, 0x38, 0x97, 0x23, 0x52, 0x4c, 0x2b],
 };
 const eraseAlarm = clock.createAlarm(() => finishErase(1));
@@ -141,11 +143,13 @@ function flashSelect(on) {
     const addr = ((c[1] << 16) | (c[2] << 8) | c[3]) & ~(size - 1) & (FLASH_BYTES - 1);
     const t = op === 0x20 ? TIMING.erase4k : op === 0x52 ? TIMING.erase32k : TIMING.erase64k;
     flashChip.pendingErase = { addr, size };
+    flashChip.erases++;
     flashChip.busyUntil = clock.nanos + t;
     if (t) eraseAlarm.schedule(t);
     else finishErase(1);
     flashChip.wel = false;
   } else if (op === 0x02 && flashChip.wel) {
+    flashChip.pages++;
     flashChip.busyUntil = clock.nanos + TIMING.page;
     flashChip.wel = false;
   } else if (op === 0x06) {
@@ -672,7 +676,8 @@ const msAlarm = clock.createAlarm(() => {
   }
   if (++ticks % 100 === 0) {
     // The time and how busy the core was over the last 100 ms (0..1).
-    emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6) });
+    emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6),
+      erases: flashChip.erases, pages: flashChip.pages });
     lastBusy = busyNs;
   }
 });
