@@ -27,6 +27,10 @@ _MARK = 0xA4            # + the format version
 _LAST = 0xAF            # the last marker a version can have
 REC_HDR = 7
 MAX_RECORD = 4096
+# Bodies without the spaces json.dumps puts after "," and ":" by default: a
+# tenth smaller, and littlefs keeps a file of up to 512 bytes (RP2040) inside
+# its directory's metadata, where writing it needs no block of its own.
+_SEP = (",", ":")
 
 
 def _pack(body, magic):
@@ -119,7 +123,7 @@ class RecordLog:
             f.close()
 
     def _body(self, obj):
-        body = json.dumps(obj).encode()
+        body = json.dumps(obj, separators=_SEP).encode()
         if len(body) > self.max_record:
             raise ValueError("record of %d bytes is over the limit of %d" % (len(body), self.max_record))
         return body
@@ -169,7 +173,7 @@ class RecordLog:
                     obj = fn(obj)
                     if obj is None:
                         continue
-                    body = json.dumps(obj).encode()
+                    body = json.dumps(obj, separators=_SEP).encode()
                 out.write(_pack(body, self.magic))
                 out.write(body)
                 got[0] += 1

@@ -41,6 +41,12 @@
 # (unchanged, once): the acknowledgement reaches flash before any other message
 # on flash is sent.
 #
+# In a record, each MeterValue of "meterValue" and "transactionData" is packed (pack()):
+# [timestamp, sampledValue, ...], each sampledValue a list of the values of _KEYS
+# in that order, the words of _WORDS by their index: a third of its JSON, which
+# keeps the log of an online transaction within the 512 bytes littlefs stores in
+# its directory's metadata on the RP2040, where a write needs no erase of its own.
+#
 # Version 1 logs (each acknowledgement a record, the transaction in its own file
 # tx<c>) are read as they are: their records mean the same in version 2.
 #
@@ -137,7 +143,7 @@ class TxQueue:
             c = r.get("c")
             if not isinstance(c, int) or not 1 <= c <= n:
                 continue
-            p = r.get("p") or {}
+            p = _mvs(r.get("p") or {}, unpack)
             v = p.get("meterStart", p.get("meterStop"))
             if isinstance(v, int) and v > out[c - 1]:
                 out[c - 1] = v
@@ -180,7 +186,7 @@ class TxQueue:
         self.seq += 1
         if ref is None:
             ref = self.seq
-        rec = {"q": self.seq, "a": action, "r": ref, "p": payload}
+        rec = {"q": self.seq, "a": action, "r": ref, "p": _mvs(dict(payload), pack)}
         if c is not None:
             rec["c"] = c
         if t is not None:
@@ -277,7 +283,7 @@ class TxQueue:
                 self.pending = 0
                 return None
         r = self._head
-        p = r["p"]
+        p = _mvs(r["p"], unpack)
         if r["a"] != START:
             tid = self.ids.get(r["r"])
             if tid is None:
@@ -364,6 +370,58 @@ class TxQueue:
 
     def id_of(self, ref):
         return self.ids.get(ref)
+
+
+_KEYS = ("value", "context", "format", "measurand", "unit", "location", "phase")
+_WORDS = ("Sample.Periodic", "Sample.Clock", "Transaction.Begin", "Transaction.End", "Trigger",
+          "Interruption.Begin", "Interruption.End", "Other", "Raw", "SignedData",
+          "Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
+          "Current.Offered", "Voltage", "Wh", "kWh", "W", "kW", "A", "V", "Outlet", "Inlet",
+          "Body", "Cable", "EV", "L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N")
+
+
+def pack(mv):
+    """A MeterValue as the queue keeps it; one with keys pack() does not know
+    stays as it is."""
+    if len(mv) != 2 or "sampledValue" not in mv or "timestamp" not in mv:
+        return mv
+    out = [mv["timestamp"]]
+    for sv in mv["sampledValue"]:
+        row = []
+        for k in _KEYS:
+            v = sv.get(k)
+            if k != "value" and v in _WORDS:
+                v = _WORDS.index(v)
+            row.append(v)
+        while row[-1] is None:
+            row.pop()
+        if len(sv) != len([v for v in row if v is not None]):
+            return mv
+        out.append(row)
+    return out
+
+
+def unpack(mv):
+    if not isinstance(mv, list):
+        return mv
+    svs = []
+    for row in mv[1:]:
+        sv = {}
+        for i in range(len(row)):
+            v = row[i]
+            if v is not None:
+                sv[_KEYS[i]] = _WORDS[v] if i and isinstance(v, int) else v
+        svs.append(sv)
+    return {"timestamp": mv[0], "sampledValue": svs}
+
+
+def _mvs(p, f):
+    # Each MeterValue of a payload through f, in place.
+    for k in ("meterValue", "transactionData"):
+        mvs = p.get(k)
+        if mvs:
+            p[k] = [f(mv) for mv in mvs]
+    return p
 
 
 def _state(rec):

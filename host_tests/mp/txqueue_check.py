@@ -178,4 +178,25 @@ starts = [i for i in range(len(order)) if order[i] == "StartTransaction"]
 stops = [i for i in range(len(order)) if order[i] == "StopTransaction"]
 expect("delivered_in_order", len(starts) == 100 and all(a < b for a, b in zip(starts, stops)),
        (len(starts), len(stops)))
+# Meter values are packed on flash and sent as they were made.
+from firmware.ocpp.txqueue import pack, unpack
+full = {"timestamp": "2026-01-01T00:00:01Z", "sampledValue": [
+    {"value": "1234", "context": "Sample.Periodic", "format": "Raw",
+     "measurand": "Energy.Active.Import.Register", "unit": "Wh", "location": "Outlet"},
+    {"value": "7.5", "context": "Sample.Periodic", "format": "Raw", "measurand": "Current.Import",
+     "unit": "A", "phase": "L1"},
+    {"value": "3", "measurand": "Voltage", "unit": "Wh-ish"}]}
+expect("pack_round_trip", unpack(pack(full)) == full and len(str(pack(full))) < len(str(full)) // 2,
+       pack(full))
+odd = {"timestamp": "2026-01-01T00:00:01Z", "sampledValue": [{"value": "1", "x": 2}]}
+expect("unknown_keys_kept_as_they_are", pack(odd) == odd and unpack(odd) == odd)
+st = Store(ROOT + "/g")
+q = TxQueue(st)
+r = q.push("StartTransaction", None, start(30), 1)
+q.push("MeterValues", r, {"connectorId": 1, "meterValue": [full]}, 1)
+q = TxQueue(Store(ROOT + "/g"))
+q.ack(q.head()[0], 5)
+h = q.head()
+expect("sent_unpacked", h[2] == {"connectorId": 1, "meterValue": [full], "transactionId": 5}, h)
+expect("floor_reads_packed", q.floor(1) == [1234], q.floor(1))
 print("DONE %d" % len(results))
