@@ -7,7 +7,12 @@
 # a StopTransaction record carries it at the end of each transaction. After a
 # power cut it is therefore never behind the last meterStop and at most
 # REGISTER_WH short of the energy really delivered.
-from compat import ticks_ms, ticks_diff
+#
+# The file (store.FILES "register", version 2) is {"e": [Wh, ...], "w": wall
+# seconds}: the wall clock when it was saved, known or provisional, rides
+# along, so that after a power cut the clock restarts no earlier (compat.set_floor)
+# without a write of its own. Version 1 was the list of Wh alone.
+from compat import ticks_ms, ticks_diff, wall
 
 REGISTER_WH = 100
 REGISTER_S = 600
@@ -17,11 +22,14 @@ NAME = "register"
 class Register:
     def __init__(self, store, n):
         self.store = store
-        v = store.load(NAME)
+        d = store.load(NAME, None, _upgrade)
+        w = d.get("w") if isinstance(d, dict) else None
+        v = d.get("e") if isinstance(d, dict) else None
         if not isinstance(v, list) or len(v) != n or \
                 not all(isinstance(x, int) and x >= 0 for x in v):
             v = [0] * n
         self.saved = v
+        self.wall = w if isinstance(w, int) else None
         self._at = ticks_ms()
 
     def base(self, c):
@@ -30,7 +38,8 @@ class Register:
     def save(self, ctls):
         self.saved = [int(ctl.energy_wh) for ctl in ctls]
         self._at = ticks_ms()
-        self.store.save(NAME, self.saved)
+        self.wall = wall()
+        self.store.save(NAME, {"e": self.saved, "w": self.wall})
 
     def noted(self, values):
         """These values reached flash in another record (the queue's)."""
@@ -51,3 +60,8 @@ class Register:
             self.save(ctls)
             return True
         return False
+
+
+def _upgrade(version, obj):
+    # Version 1: the list of Wh, without the time.
+    return {"e": obj}

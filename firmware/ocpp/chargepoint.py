@@ -58,7 +58,7 @@ class ChargePoint:
         self.locallist = self.auth.local_list = LocalList(store, cfg)
         self.smart = Smart(cfg, store, n, cfg.get("voltage"), cfg.get("phases"))
         self.limiter = Limiter(self.smart, conns)
-        out.on_time = self.limiter.changed
+        out.on_time = self._clock
         self.txs = out.txs = Transactions(cfg, store, self.queue, conns, self.reservations,
                                           self.auth, self.smart, self.limiter, register)
         self.metering = self.txs.metering = Metering(cfg, [None] + ctls, out.meter_value)
@@ -72,6 +72,12 @@ class ChargePoint:
         load_availability(store, conns)
         self.txs.recover(ctls)
         out.changed(None, True)
+
+    def _clock(self):
+        # The central system set the clock: queued times become real ones before
+        # anything more is sent, and schedules and reservations follow it.
+        self.txs.clock_known()
+        self.limiter.changed()
 
     # ---- tags at the reader
     def present_tag(self, tag):

@@ -30,15 +30,19 @@ three times a transaction); such a file from before an upgrade is still read,
 and removed once its transaction's Stop is queued.
 """
 import log
-from compat import ticks_ms, ticks_diff, wall, iso
+from compat import ticks_ms, ticks_diff, wall, iso, retime, set_floor
 from firmware.ocpp.rpc import CallError
 from firmware.ocpp.txqueue import START, STOP, METER
+from firmware.ocpp.txrecord import retime_mv
 from firmware.ocpp.metervalue import meter_value, TRANSACTION_BEGIN, TRANSACTION_END
 
 # How long a transaction from before a power cut waits for the first reading
 # of the pilot to tell whether the EV is still there.
 _RESUME_WAIT_MS = 10000
 _RESET = "resetreason"
+# How old the last wall time on flash may be before the clock, once known,
+# is saved with the register (at most once a boot).
+_KEEP_S = 86400
 # Sampled readings at most this many seconds apart carry the acknowledgement
 # of the StartTransaction (its transactionId) to flash.
 _START_HOLD_S = 2
@@ -90,6 +94,7 @@ class Transactions:
         self.limiter = limiter
         self.register = register
         self.metering = None
+        queue.on_retime = self._retime
 
     # ---- start and stop
     def start(self, conn, tag, info):
@@ -261,12 +266,17 @@ class Transactions:
         self.store.save(_RESET, "Reboot")
 
     def recover(self, ctls):
+        # The clock never restarts below the last wall time on flash.
+        q = self.queue
+        w = q.last_wall
+        if self.register is not None and self.register.wall is not None:
+            w = self.register.wall if w is None else max(w, self.register.wall)
+        set_floor(w)
         if self.register is not None and None not in ctls:
             self._raise_register(ctls)
         # A transaction whose Stop is not queued means the power went while it
         # ran: end it with the energy the register had, or, with
         # resume_after_power_loss and the EV still connected, carry on with it.
-        q = self.queue
         self._legacy()
         found = [None] * len(self.conns)
         for st in q.open.values():
@@ -291,6 +301,32 @@ class Transactions:
             conn.stop(reason)
         if self.store.exists(_RESET):
             self.store.remove(_RESET)
+
+    def _retime(self):
+        # The clock became known in this boot: the running transactions' times
+        # of before become real ones (the queue does its own records).
+        for conn in self.conns[1:]:
+            tx = conn.tx
+            if tx is not None:
+                tx.start_s = retime(tx.start_s)
+                if tx.begin is not None:
+                    tx.begin = retime_mv(tx.begin)
+
+    def clock_known(self):
+        """The clock was set: nothing waiting goes with a provisional time."""
+        self.queue.clock()
+        # A flash that keeps no time, or one older than _KEEP_S: once a boot,
+        # the register carries the time (after a cut the clock starts there).
+        reg = self.register
+        ctls = [k.ctl for k in self.conns[1:]]
+        if reg is None or None in ctls:
+            return
+        w = self.queue.last_wall
+        if reg.wall is not None and (w is None or reg.wall > w):
+            w = reg.wall
+        if w is None or wall() - w > _KEEP_S:
+            reg.save(ctls)
+            self.queue.last_wall = reg.wall
 
     def _legacy(self):
         # Transaction files of format version 1, from before an upgrade: the

@@ -5,9 +5,10 @@
 #
 # Records in the log "txq" (firmware/recordlog.py, format version 2), one JSON object each:
 #   {"q": seq, "a": action, "r": ref, "p": payload, "c": connector, "reg": [Wh, ...],
-#    "t": {...}, "ack": {...}}
+#    "w": wall seconds, "t": {...}, "ack": {...}}
 #       a message to deliver. "reg": each connector's energy register as it was written,
-#       which spares the register its own save (firmware/register.py). "t", on a
+#       which spares the register its own save (firmware/register.py); "w": the wall
+#       clock then, known or not, below which the clock never restarts. "t", on a
 #       StartTransaction only: parent, start_s and begin of the transaction (its tag,
 #       meterStart, connector and ref are the record's own). "ack": an acknowledgement
 #       riding along (below), so that it costs no write of its own.
@@ -15,7 +16,7 @@
 #       delivered (or given up) up to seq, written alone only when no record came to carry
 #       it: before the next message already on flash is sent, or after ACK_HOLD_MS. For a
 #       StartTransaction: the id the central system gave (-1: given up) and its verdict.
-#   {"n": seq, "reg": [Wh, ...], "tx": [state, ...]}
+#   {"n": seq, "reg": [Wh, ...], "w": wall seconds, "tx": [state, ...]}
 #       a checkpoint: every message before seq was delivered; the registers; the state of
 #       each transaction whose Stop is not queued (c, ref, tag, parent, start_wh, start_s,
 #       begin, id, invalid, cap), as firmware/ocpp/transaction.py builds it again.
@@ -41,11 +42,16 @@
 # (unchanged, once): the acknowledgement reaches flash before any other message
 # on flash is sent.
 #
-# In a record, each MeterValue of "meterValue" and "transactionData" is packed (pack()):
-# [timestamp, sampledValue, ...], each sampledValue a list of the values of _KEYS
-# in that order, the words of _WORDS by their index: a third of its JSON, which
-# keeps the log of an online transaction within the 512 bytes littlefs stores in
-# its directory's metadata on the RP2040, where a write needs no erase of its own.
+# In a record, each MeterValue of "meterValue" and "transactionData" is packed
+# (firmware/ocpp/txrecord.py): the log of an online transaction stays within the
+# 512 bytes littlefs stores in its directory's metadata on the RP2040, where a
+# write needs no erase of its own.
+#
+# Times: while the wall clock is unknown (compat.wall), messages carry the
+# provisional time of this boot. When it becomes known in the same boot, every
+# message still waiting, and the running transactions' state, is rewritten with
+# the real time (one write) before anything more is sent. After a power cut the
+# provisional times of the boot that ended stay: nobody can know them any more.
 #
 # Version 1 logs (each acknowledgement a record, the transaction in its own file
 # tx<c>) are read as they are: their records mean the same in version 2.
@@ -53,8 +59,9 @@
 # Periodic meter values are the only records that may be thinned when flash runs
 # short (oldest first); Start, Stop and the Transaction.Begin/End values never are.
 import log
-from compat import ticks_ms, ticks_diff, ticks_add
+from compat import ticks_ms, ticks_diff, ticks_add, wall, wall_known, retimed
 from firmware.recordlog import RecordLog
+from firmware.ocpp.txrecord import pack, unpack, each_mv, retime_iso, retime_mv, retime_state
 
 LOG = "txq"
 START = "StartTransaction"
@@ -82,6 +89,9 @@ class TxQueue:
         self.acked = 0
         self.registers = None  # fn() -> each connector's energy now, for the records
         self.noted = None      # fn(values): those values are on flash
+        self.last_wall = None  # the latest wall time the log holds
+        self.on_retime = None  # fn(): the clock became known; RAM times of this boot follow
+        self._timed = False
         self._thin_at = max_bytes
         self._load()
 
@@ -89,6 +99,9 @@ class TxQueue:
         acked = 0
         last = 0
         for _off, r in self.log.records():
+            w = r.get("w")
+            if isinstance(w, int) and (self.last_wall is None or w > self.last_wall):
+                self.last_wall = w
             a = r.get("ack")
             if a is None and "k" in r:
                 a = r
@@ -143,7 +156,7 @@ class TxQueue:
             c = r.get("c")
             if not isinstance(c, int) or not 1 <= c <= n:
                 continue
-            p = _mvs(r.get("p") or {}, unpack)
+            p = each_mv(r.get("p") or {}, unpack)
             v = p.get("meterStart", p.get("meterStop"))
             if isinstance(v, int) and v > out[c - 1]:
                 out[c - 1] = v
@@ -186,7 +199,7 @@ class TxQueue:
         self.seq += 1
         if ref is None:
             ref = self.seq
-        rec = {"q": self.seq, "a": action, "r": ref, "p": _mvs(dict(payload), pack)}
+        rec = {"q": self.seq, "a": action, "r": ref, "p": each_mv(dict(payload), pack)}
         if c is not None:
             rec["c"] = c
         if t is not None:
@@ -194,7 +207,9 @@ class TxQueue:
             self.open[ref] = _state(rec)
         elif action == STOP:
             self.open.pop(ref, None)
+        self.clock()
         regs = self._regs()
+        rec["w"] = wall()
         if self.pending:
             if regs is not None:
                 rec["reg"] = regs
@@ -217,7 +232,7 @@ class TxQueue:
 
     def _checkpoint(self, rec=None, regs=None):
         # Replaces the log by a checkpoint (and rec): one write.
-        cp = {"n": rec["q"] if rec is not None else self.seq + 1}
+        cp = {"n": rec["q"] if rec is not None else self.seq + 1, "w": wall()}
         if regs is not None:
             cp["reg"] = regs
         if self.open:
@@ -269,6 +284,7 @@ class TxQueue:
             return None
         if self._retry_at is not None and ticks_diff(ticks_ms(), self._retry_at) < 0:
             return None
+        self.clock()
         if self._ack is not None:
             # The next message is on flash already: the last one's acknowledgement
             # goes first, so that a power cut never sends more than one again.
@@ -283,7 +299,7 @@ class TxQueue:
                 self.pending = 0
                 return None
         r = self._head
-        p = _mvs(r["p"], unpack)
+        p = each_mv(r["p"], unpack)
         if r["a"] != START:
             tid = self.ids.get(r["r"])
             if tid is None:
@@ -343,7 +359,41 @@ class TxQueue:
         if regs is not None and self.noted is not None:
             self.noted(regs)
 
+    def clock(self):
+        """Once the wall clock is known in this boot: what waits gets the real
+        time of its provisional one (compat.retime), in RAM and on flash."""
+        if self._timed or not wall_known():
+            return
+        self._timed = True
+        if not retimed():
+            return
+        if self.on_retime is not None:
+            self.on_retime()
+        for st in self.open.values():
+            retime_state(st)
+        if not self.pending and not self.open:
+            return
+        acked = self.acked
+
+        def fix(r):
+            if "q" in r and r["q"] > acked:
+                p = r["p"]
+                if "timestamp" in p:
+                    p["timestamp"] = retime_iso(p["timestamp"])
+                each_mv(p, retime_mv)
+                if "t" in r:
+                    retime_state(r["t"])
+            for st in r.get("tx", ()):
+                retime_state(st)
+            return r
+        self.log.rewrite(fix)
+        self._head = None
+        self._scan = 0
+        log.info("txq", "clock known: %d waiting message(s) and %d transaction(s) retimed",
+                 self.pending, len(self.open))
+
     def tick(self):
+        self.clock()
         if self._ack is not None and ticks_diff(ticks_ms(), self._ack_at) >= 0:
             self.flush()
 
@@ -370,58 +420,6 @@ class TxQueue:
 
     def id_of(self, ref):
         return self.ids.get(ref)
-
-
-_KEYS = ("value", "context", "format", "measurand", "unit", "location", "phase")
-_WORDS = ("Sample.Periodic", "Sample.Clock", "Transaction.Begin", "Transaction.End", "Trigger",
-          "Interruption.Begin", "Interruption.End", "Other", "Raw", "SignedData",
-          "Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
-          "Current.Offered", "Voltage", "Wh", "kWh", "W", "kW", "A", "V", "Outlet", "Inlet",
-          "Body", "Cable", "EV", "L1", "L2", "L3", "N", "L1-N", "L2-N", "L3-N")
-
-
-def pack(mv):
-    """A MeterValue as the queue keeps it; one with keys pack() does not know
-    stays as it is."""
-    if len(mv) != 2 or "sampledValue" not in mv or "timestamp" not in mv:
-        return mv
-    out = [mv["timestamp"]]
-    for sv in mv["sampledValue"]:
-        row = []
-        for k in _KEYS:
-            v = sv.get(k)
-            if k != "value" and v in _WORDS:
-                v = _WORDS.index(v)
-            row.append(v)
-        while row[-1] is None:
-            row.pop()
-        if len(sv) != len([v for v in row if v is not None]):
-            return mv
-        out.append(row)
-    return out
-
-
-def unpack(mv):
-    if not isinstance(mv, list):
-        return mv
-    svs = []
-    for row in mv[1:]:
-        sv = {}
-        for i in range(len(row)):
-            v = row[i]
-            if v is not None:
-                sv[_KEYS[i]] = _WORDS[v] if i and isinstance(v, int) else v
-        svs.append(sv)
-    return {"timestamp": mv[0], "sampledValue": svs}
-
-
-def _mvs(p, f):
-    # Each MeterValue of a payload through f, in place.
-    for k in ("meterValue", "transactionData"):
-        mvs = p.get(k)
-        if mvs:
-            p[k] = [f(mv) for mv in mvs]
-    return p
 
 
 def _state(rec):

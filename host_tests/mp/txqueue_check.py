@@ -179,7 +179,7 @@ stops = [i for i in range(len(order)) if order[i] == "StopTransaction"]
 expect("delivered_in_order", len(starts) == 100 and all(a < b for a, b in zip(starts, stops)),
        (len(starts), len(stops)))
 # Meter values are packed on flash and sent as they were made.
-from firmware.ocpp.txqueue import pack, unpack
+from firmware.ocpp.txrecord import pack, unpack
 full = {"timestamp": "2026-01-01T00:00:01Z", "sampledValue": [
     {"value": "1234", "context": "Sample.Periodic", "format": "Raw",
      "measurand": "Energy.Active.Import.Register", "unit": "Wh", "location": "Outlet"},

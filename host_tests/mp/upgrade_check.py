@@ -9,7 +9,7 @@ import board as simboard
 from compat import parse_iso, set_wall
 from firmware.main import App
 from firmware import setup, store
-from firmware.ocpp.txqueue import unpack
+from firmware.ocpp.txrecord import unpack
 from rpcfake import expect, results
 
 ROOT = sys.argv[1]
