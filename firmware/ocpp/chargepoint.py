@@ -3,8 +3,9 @@ is what the inbound-action handlers get. Plain data and decisions, no sockets,
 no pins. Each room calls only the rooms below it:
 
     connector.py    a connector's status, availability and waiting authorisation
-    transaction.py  a transaction, its file, its messages and their answers
-    txqueue.py      the flash queue those messages wait in
+    transaction.py  a transaction, its state, its messages and their answers
+    txqueue.py      the flash queue those messages (and that state) wait in;
+                    txrecord.py how a message is kept there
     outbox.py       the status and every other message to the central system
     reservation.py, auth.py, locallist.py, smart.py, limiter.py, metering.py
 
