@@ -260,7 +260,10 @@ class Net:
                 continue
             if wall_known():
                 return      # the central system answered first; it wins
-            set_wall(t)
+            if not set_wall(t, True):
+                log.warn("ntp", "time from %s, %s, is behind the clock (%s); not applied",
+                         self.ntp_host, iso(t), iso())
+                return
             self.ntp_time = t
             log.info("ntp", "clock set from %s: %s", self.ntp_host, iso(t))
             return

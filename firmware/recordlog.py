@@ -4,7 +4,9 @@ Store (firmware/store.py) in its directory and counted in its wear counters.
 Record format:
     marker, len (2 bytes little-endian), crc32 of (len bytes + body) (4 bytes LE), body
 The marker is 0xA4 + the version of the log's format (store.FILES): 0xA5 for
-version 1, the only one so far. The body is one JSON value of at most MAX_RECORD
+version 1, 0xA6 for version 2. A log opened with older=True also reads the
+records of its earlier versions (its owner understands their bodies), and
+writes the current one. The body is one JSON value of at most MAX_RECORD
 bytes. Reading stops trusting a record whose marker, length or checksum is wrong
 and looks for the next record that checks (a torn tail only ever sits at the
 end; flash damage in the middle costs only the damaged record). A record that
@@ -25,6 +27,10 @@ _MARK = 0xA4            # + the format version
 _LAST = 0xAF            # the last marker a version can have
 REC_HDR = 7
 MAX_RECORD = 4096
+# Bodies without the spaces json.dumps puts after "," and ":" by default: a
+# tenth smaller, and littlefs keeps a file of up to 512 bytes (RP2040) inside
+# its directory's metadata, where writing it needs no block of its own.
+_SEP = (",", ":")
 
 
 def _pack(body, magic):
@@ -65,8 +71,9 @@ def _next_magic(f, off, size, magic):
 
 
 class RecordLog:
-    def __init__(self, store, name, max_record=None):
+    def __init__(self, store, name, max_record=None, older=False):
         self.store = store
+        self.older = older
         self.name = name
         self.max_record = max_record or MAX_RECORD
         self.path = store.path(name)
@@ -107,7 +114,7 @@ class RecordLog:
                     continue
                 body = rec[1]
                 off += REC_HDR + len(body)
-                if rec[0] != self.magic:
+                if rec[0] != self.magic and not (self.older and rec[0] < self.magic):
                     o = self._other
                     self._other = (rec[0], 1 if o is None else o[1] + 1)
                     continue
@@ -115,11 +122,15 @@ class RecordLog:
         finally:
             f.close()
 
-    def append(self, obj):
-        """Write one record and make it durable before returning its offset."""
-        body = json.dumps(obj).encode()
+    def _body(self, obj):
+        body = json.dumps(obj, separators=_SEP).encode()
         if len(body) > self.max_record:
             raise ValueError("record of %d bytes is over the limit of %d" % (len(body), self.max_record))
+        return body
+
+    def append(self, obj):
+        """Write one record and make it durable before returning its offset."""
+        body = self._body(obj)
         f = open(self.path, "ab")
         try:
             f.write(_pack(body, self.magic))
@@ -162,7 +173,7 @@ class RecordLog:
                     obj = fn(obj)
                     if obj is None:
                         continue
-                    body = json.dumps(obj).encode()
+                    body = json.dumps(obj, separators=_SEP).encode()
                 out.write(_pack(body, self.magic))
                 out.write(body)
                 got[0] += 1
@@ -172,6 +183,21 @@ class RecordLog:
             self.store.remove(self.name)
         self.count, self.size = got
         return got[0]
+
+    def reset(self, objs):
+        """Replace the whole log atomically by these records: one write."""
+        got = [0, 0]
+
+        def fill(out):
+            for obj in objs:
+                body = self._body(obj)
+                out.write(_pack(body, self.magic))
+                out.write(body)
+                got[0] += 1
+                got[1] += REC_HDR + len(body)
+            return got[1]
+        self.store.replace(self.name, fill)
+        self.count, self.size = got
 
     def clear(self):
         self.store.remove(self.name)

@@ -1,10 +1,18 @@
 # The energy register of each connector, kept across power cuts. The S0 pulse
 # counter restarts at zero with the board, so the register is the last saved
 # value plus the pulses counted since boot. It is saved every REGISTER_WH of
-# energy, every REGISTER_S seconds while energy flows, and at the end of each
-# transaction; after a power cut it is therefore never behind the last
-# meterStop and at most REGISTER_WH short of the energy really delivered.
-from compat import ticks_ms, ticks_diff
+# energy and every REGISTER_S seconds while energy flows, unless a record of the
+# transaction queue carried it meanwhile (every record does, and the register
+# restarts no lower than the queue's highest: firmware/ocpp/txqueue.py floor());
+# a StopTransaction record carries it at the end of each transaction. After a
+# power cut it is therefore never behind the last meterStop and at most
+# REGISTER_WH short of the energy really delivered.
+#
+# The file (store.FILES "register", version 2) is {"e": [Wh, ...], "w": wall
+# seconds}: the wall clock when it was saved, known or provisional, rides
+# along, so that after a power cut the clock restarts no earlier (compat.set_floor)
+# without a write of its own. Version 1 was the list of Wh alone.
+from compat import ticks_ms, ticks_diff, wall
 
 REGISTER_WH = 100
 REGISTER_S = 600
@@ -14,11 +22,14 @@ NAME = "register"
 class Register:
     def __init__(self, store, n):
         self.store = store
-        v = store.load(NAME)
+        d = store.load(NAME, None, _upgrade)
+        w = d.get("w") if isinstance(d, dict) else None
+        v = d.get("e") if isinstance(d, dict) else None
         if not isinstance(v, list) or len(v) != n or \
                 not all(isinstance(x, int) and x >= 0 for x in v):
             v = [0] * n
         self.saved = v
+        self.wall = w if isinstance(w, int) else None
         self._at = ticks_ms()
 
     def base(self, c):
@@ -27,7 +38,13 @@ class Register:
     def save(self, ctls):
         self.saved = [int(ctl.energy_wh) for ctl in ctls]
         self._at = ticks_ms()
-        self.store.save(NAME, self.saved)
+        self.wall = wall()
+        self.store.save(NAME, {"e": self.saved, "w": self.wall})
+
+    def noted(self, values):
+        """These values reached flash in another record (the queue's)."""
+        self.saved = values
+        self._at = ticks_ms()
 
     def tick(self, ctls):
         """Save when enough energy or time has gone by; cheap when nothing moved."""
@@ -43,3 +60,8 @@ class Register:
             self.save(ctls)
             return True
         return False
+
+
+def _upgrade(version, obj):
+    # Version 1: the list of Wh, without the time.
+    return {"e": obj}

@@ -48,19 +48,22 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
 #   name          version  owner                          an older version
 #   config        1        firmware/config.py             none
 #   device        1        firmware/setup.py              none
-#   register      1        firmware/register.py           none
+#   register      2        firmware/register.py           1 (the list of Wh, without the
+#                                                         time): upgraded when read
 #   avail         1        firmware/ocpp/connector.py     none
-#   tx<c>         1        firmware/ocpp/transaction.py   none
+#   tx<c>         1        firmware/ocpp/transaction.py   none; no longer written (the queue
+#                                                         keeps transactions), read after an upgrade
 #   resetreason   1        firmware/ocpp/transaction.py   none
-#   txq           1        firmware/ocpp/txqueue.py       none (a record log: each record's
-#                                                         marker is the version, recordlog.py)
+#   txq           2        firmware/ocpp/txqueue.py       1 (acknowledgements as records of their
+#                                                         own): read as it is. A record log: each
+#                                                         record's marker is the version, recordlog.py
 #   authcache     2        firmware/ocpp/auth.py          1 (release 0.1.0, {"v": 1, "e": rows}):
 #                                                         upgraded to its rows when read
 #   locallist     1        firmware/ocpp/locallist.py     none
 #   resv          1        firmware/ocpp/reservation.py   none
 #   profiles      1        firmware/ocpp/smart.py         none
 #   log.txt, log.<n>.txt   lib/logfile.py (text for people, never read back as data)
-FILES = (" config 1 device 1 register 1 avail 1 tx 1 resetreason 1 txq 1 authcache 2"
+FILES = (" config 1 device 1 register 2 avail 1 tx 1 resetreason 1 txq 2 authcache 2"
          " locallist 1 resv 1 profiles 1 ")
 
 _T = (0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,

@@ -24,6 +24,7 @@ class Charger:
                  sets=()):
         self.sets = list(sets)
         self.ev = None      # "B" / "C": an EV plugged in at the next power-up
+        self.clock = None   # "unset": the board's RTC at the embedded epoch at every start
         self.runtime = runtime
         self.csms_url = csms_url
         self.data_dir = str(data_dir)
@@ -49,6 +50,8 @@ class Charger:
             cmd += ["--set", kv]
         if self.ev:
             cmd += ["--ev", self.ev]
+        if self.clock:
+            cmd += ["--clock", self.clock]
         self._out = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)

@@ -58,3 +58,19 @@ def test_unknown_version_refused_with_a_log_line(runtime, tmp_path):
     logs = [l for l in out.splitlines() if l.startswith("LOG ")]
     assert any("config is format version 7, this firmware reads version 1" in l for l in logs), logs
     assert any("txq: 1 record(s) of format version 7" in l for l in logs), logs
+
+
+TXQ_1 = os.path.join(HERE, "fixtures", "txq-1")
+MUST_TXQ = """nothing_refused_or_dropped register_raised_to_the_queued_reading
+delivered_in_order_with_ids begin_reading_of_the_old_file transaction_files_gone
+queue_rewritten_in_version_2 nothing_left""".split()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_queue_format_1_is_read(runtime, tmp_path):
+    # Transactions running when the power went, written by the queue's format
+    # version 1 (fixtures/make_txq_1.py): both end, in order, with their ids.
+    data = tmp_path / "data"
+    shutil.copytree(TXQ_1, str(data))
+    must_pass(runtime, os.path.join(HERE, "mp", "upgrade_txq_check.py"), str(data), MUST_TXQ,
+              len(MUST_TXQ))

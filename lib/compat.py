@@ -76,15 +76,86 @@ def mono_s():
 
 # The wall clock is UTC seconds since 1970, kept as an offset from the monotonic
 # ticks: the board's RTC epoch differs between ports, and the central system's
-# currentTime is the authority once the charger has booted.
+# currentTime (or NTP) is the authority once it is known in this boot.
+#
+# Until then the time is provisional: the monotonic clock of this boot from a
+# base, the board's RTC at the first reading or, when later, the last wall
+# time the charger kept on flash (set_floor) plus one second, so time never
+# goes backwards across a power cut. A board without a battery wakes with its
+# RTC at its port's epoch (2000 or 2021), which is no time to send anyone.
+# When the clock becomes known, retime() turns a provisional time of this boot
+# into the real one: the offset between the two clocks is the same for every
+# time of this boot. A time of an earlier boot stays what it was.
 _wall_base = None
 _wall_ticks = 0
+_prov_base = None       # the provisional time at _prov_ticks
+_prov_ticks = 0
+_fix = None             # (lowest, highest provisional time, offset) once known
+_rtc_shift = 0
+_floor = None           # the last wall time kept on flash
+MAX_BACK_S = const(60)  # a currentTime further behind the clock is refused
 
 
-def set_wall(epoch_s):
-    global _wall_base, _wall_ticks
+def rtc():
+    """The board's RTC, UTC seconds since 1970 (the host's clock on a PC)."""
+    return int(time.time()) + _EPOCH_FIX + _rtc_shift
+
+
+def set_rtc(epoch_s):
+    """Set the board's RTC (the simulator: a board that lost its power)."""
+    global _rtc_shift
+    _rtc_shift = epoch_s - int(time.time()) - _EPOCH_FIX
+
+
+def _provisional():
+    global _prov_base, _prov_ticks
+    if _prov_base is None:
+        _prov_base = rtc()
+        _prov_ticks = ticks_ms()
+    return _prov_base + ticks_diff(ticks_ms(), _prov_ticks) // 1000
+
+
+def set_floor(epoch_s):
+    """The last wall time kept on flash: the provisional clock starts after it."""
+    global _prov_base, _prov_ticks, _floor
+    if epoch_s is None:
+        return
+    _floor = epoch_s if _floor is None else max(_floor, epoch_s)
+    if _wall_base is None and epoch_s + 1 > _provisional():
+        _prov_base = epoch_s + 1
+        _prov_ticks = ticks_ms()
+
+
+def set_wall(epoch_s, check=False):
+    """The real time. check (the central system's or NTP's): refused, False,
+    when it is more than MAX_BACK_S behind the last time known (this boot's
+    clock, else the one kept on flash): time does not go back that far. The
+    first in this boot fixes the offset retime() applies."""
+    global _wall_base, _wall_ticks, _fix
+    now = wall()
+    last = now if _wall_base is not None else _floor
+    if check and last is not None and epoch_s < last - MAX_BACK_S:
+        return False
+    if _wall_base is None and _prov_base is not None and not -1 <= epoch_s - now <= 1:
+        # A second either way is the two clocks' rounding, not a wrong time.
+        _fix = (_prov_base, now, epoch_s - now)
     _wall_base = epoch_s
     _wall_ticks = ticks_ms()
+    return True
+
+
+def retimed():
+    """Whether times of this boot's unknown clock change once it is known."""
+    return _fix is not None
+
+
+def retime(epoch_s):
+    """A time handed out while the clock was unknown, in this boot: the real
+    time of the same instant once the clock is known; any other as it is."""
+    f = _fix
+    if f is None or epoch_s is None or not f[0] <= epoch_s <= f[1]:
+        return epoch_s
+    return epoch_s + f[2]
 
 
 # 2020-01-01T00:00:00Z. A wall clock before it was never set; and times stored
@@ -99,10 +170,7 @@ def wall_known():
 
 def wall():
     if _wall_base is None:
-        # Unknown until BootNotification or NTP; the host clock is UTC seconds
-        # since 1970 on CPython and on the unix port, and a board's RTC is better
-        # than nothing.
-        return int(time.time()) + _EPOCH_FIX
+        return _provisional()
     return _wall_base + ticks_diff(ticks_ms(), _wall_ticks) // 1000
 
 

@@ -84,10 +84,12 @@ def micropython_exe():
 
 
 def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=None,
-            probe=False, mpy_dir=None, sets=(), ev=None, entry=None, board=()):
+            probe=False, mpy_dir=None, sets=(), ev=None, entry=None, board=(), clock=None):
     """The command line and environment that start one firmware process (run it
     in workdir(runtime)). entry: a script to run instead of start.py. board:
-    options of the emulated chip's board driver, "name=json" (rp2040 only)."""
+    options of the emulated chip's board driver, "name=json" (rp2040 only).
+    clock "unset": the board's RTC starts at the embedded ports' epoch, as after
+    a power loss (the emulated chip's RTC always does what the rp2 port's does)."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
     # board's) to run instead of the sources, as on a board.
     if mpy_dir:
@@ -113,6 +115,8 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         args += ["--set", kv]
     if ev:
         args += ["--ev", ev]
+    if clock == "unset":
+        args += ["--clock", "unset"]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)
@@ -168,6 +172,10 @@ def main(argv=None):
     ap.add_argument("--ev", default=None, choices=("B", "C"),
                     help="an EV plugged in on every connector at power-up, in this state (one "
                          "that stayed connected through a power cut)")
+    ap.add_argument("--clock", default="host", choices=("host", "unset"),
+                    help="unset: the board's RTC starts at 2000-01-01T00:00:00Z on every start, "
+                         "as a board without a battery after a power loss (rp2040: the chip's "
+                         "RTC always starts where the rp2 port sets it, 2021-01-01)")
     ap.add_argument("--mpy", default=None, metavar="DIR",
                     help="run precompiled .mpy modules from DIR (see tools/bench.py)")
     a = ap.parse_args(argv)
@@ -177,7 +185,7 @@ def main(argv=None):
     prepare(a.runtime, say=lambda s: print("sim: " + s.strip(), flush=True))
     cwd = workdir(a.runtime)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
-                       a.probe, a.mpy, a.set, a.ev)
+                       a.probe, a.mpy, a.set, a.ev, clock=a.clock)
     child = None
 
     def forward(sig, _frame):

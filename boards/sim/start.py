@@ -3,6 +3,7 @@
 #            [--probe 1]   (the benchmark's event-loop and heap probe)
 #            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
 #            [--ev B|C]              (an EV plugged in on every connector at power-up)
+#            [--clock unset]         (the RTC at the embedded ports' epoch, as after a power loss)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 import sys
 import asyncio
@@ -28,6 +29,12 @@ def _args(argv):
     opts["connectors"] = int(opts["connectors"])
     opts["control"] = int(opts["control"])
     return opts
+
+
+# MicroPython's epoch on the embedded ports, 2000-01-01T00:00:00Z, where a board's
+# RTC without a battery starts after a power loss (the ESP32 port's; the rp2
+# port sets 2021-01-01 at every start).
+_RTC_EPOCH = 946684800
 
 
 async def _main(opts):
@@ -60,6 +67,9 @@ async def _main(opts):
 
 def main():
     opts = _args(sys.argv)
+    if opts.get("clock") == "unset":
+        import compat
+        compat.set_rtc(_RTC_EPOCH)
     try:
         import os
         os.mkdir(opts["data"])

@@ -3,8 +3,9 @@ is what the inbound-action handlers get. Plain data and decisions, no sockets,
 no pins. Each room calls only the rooms below it:
 
     connector.py    a connector's status, availability and waiting authorisation
-    transaction.py  a transaction, its file, its messages and their answers
-    txqueue.py      the flash queue those messages wait in
+    transaction.py  a transaction, its state, its messages and their answers
+    txqueue.py      the flash queue those messages (and that state) wait in;
+                    txrecord.py how a message is kept there
     outbox.py       the status and every other message to the central system
     reservation.py, auth.py, locallist.py, smart.py, limiter.py, metering.py
 
@@ -58,7 +59,7 @@ class ChargePoint:
         self.locallist = self.auth.local_list = LocalList(store, cfg)
         self.smart = Smart(cfg, store, n, cfg.get("voltage"), cfg.get("phases"))
         self.limiter = Limiter(self.smart, conns)
-        out.on_time = self.limiter.changed
+        out.on_time = self._clock
         self.txs = out.txs = Transactions(cfg, store, self.queue, conns, self.reservations,
                                           self.auth, self.smart, self.limiter, register)
         self.metering = self.txs.metering = Metering(cfg, [None] + ctls, out.meter_value)
@@ -72,6 +73,12 @@ class ChargePoint:
         load_availability(store, conns)
         self.txs.recover(ctls)
         out.changed(None, True)
+
+    def _clock(self):
+        # The central system set the clock: queued times become real ones before
+        # anything more is sent, and schedules and reservations follow it.
+        self.txs.clock_known()
+        self.limiter.changed()
 
     # ---- tags at the reader
     def present_tag(self, tag):
@@ -115,6 +122,9 @@ class ChargePoint:
         for conn in self.conns[1:]:
             if conn.ctl is not None:
                 conn.ctl.shutdown()
+        # An acknowledgement waiting for a record to carry it: a reset is no
+        # power cut, and nothing delivered goes twice.
+        self.queue.flush()
         log.warn("cp", "%s reset", kind)
         await sleep_ms(100)
         self.board.reset()

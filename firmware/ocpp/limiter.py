@@ -14,7 +14,7 @@
 # RAISE_AFTER_MS later: an EV has that long to follow a lower offer (IEC
 # 61851-1), and until it has, the total it draws is not yet down.
 import asyncio
-from compat import wall, ticks_ms, ticks_diff
+from compat import wall, wall_known, ticks_ms, ticks_diff
 from firmware.ocpp import smart_calc as calc
 
 MAX_SLEEP_S = 300   # a bound on any sleep, against a wall clock that jumps
@@ -64,6 +64,8 @@ class Limiter:
     def apply(self, now_ms=None):
         """Set every connector's limit now; returns seconds until the next change."""
         now = wall()
+        # Known again: BootNotification or NTP call changed() (the charge point).
+        self.smart.clock_known = wall_known()
         nxt = MAX_SLEEP_S
         conns = self.conns
         shared = len(conns) > 2

@@ -35,8 +35,9 @@ from it, is the average over the interval from the register (9.1.5 "averaged
 across the entire interval"); over less than min(60 s, half the interval),
 after a (re)start, the instantaneous value is sent. A boundary read more than
 LATE_S after it (clock set by BootNotification, long stall) is skipped rather
-than sent with a wrong time; nothing is aligned while the wall clock is
-before 2020 (a board RTC never set).
+than sent with a wrong time; nothing is aligned while the wall clock is not
+known in this boot (compat.wall_known: a board's RTC after a power cut, or the
+provisional clock, is no time to align to).
 
 Transaction data: at most StopTransactionMaxMeterValues readings, one compact
 tuple each (no dicts until tx_data). Past that, the middle reading whose
@@ -47,7 +48,7 @@ transaction code's (meter_value with TRANSACTION_BEGIN / TRANSACTION_END);
 tx_data(c, reserve=2) leaves room for them within the maximum.
 """
 import log
-from compat import ticks_ms, ticks_diff, wall, iso, sleep_ms, EPOCH_2020
+from compat import ticks_ms, ticks_diff, wall, wall_known, retime, iso, sleep_ms, EPOCH_2020
 from firmware.ocpp.metervalue import (SAMPLE_PERIODIC, SAMPLE_CLOCK, TABLE, read, build,
                                       phases_of, meter_value)
 
@@ -116,6 +117,7 @@ class Metering:
         self._tx = [None] * n
         self._views = [_View("Inlet" if c == 0 else "Outlet") for c in range(n)]
         self._e0 = [None] * n        # energy at the last aligned boundary
+        self.aligned_ok = True       # False while the wall clock is not known (run())
         self._t0 = [0] * n
         self._a_every = 0
         self._a_slot = None
@@ -148,7 +150,8 @@ class Metering:
         ctl = self.ctl[c]
         ph = phases_of(ctl)
         loc = getattr(ctl, "location", "Outlet")
-        return [build(e[1], e[3], e[4].split(","), e[2], ph, loc) for e in buf]
+        # A reading kept while the clock was unknown gets its real time once known.
+        return [build(retime(e[1]), e[3], e[4].split(","), e[2], ph, loc) for e in buf]
 
     def _keep(self, st, ts, ctx, r):
         if r is None:
@@ -165,7 +168,7 @@ class Metering:
     def due_ms(self, now_ms, wall_s):
         best = None
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every > 0 and self._conns and wall_s >= EPOCH_2020:
+        if every > 0 and self._conns and wall_s >= EPOCH_2020 and self.aligned_ok:
             # Out of step with the keys or the clock: a tick must take that in now.
             if self._a_every != every or self._a_slot is None \
                     or _slot(int(wall_s), every) < self._a_slot:
@@ -228,7 +231,7 @@ class Metering:
 
     def _aligned(self, now, wall_s):
         every = self.cfg.get("ClockAlignedDataInterval")
-        if every <= 0 or wall_s < EPOCH_2020 or not self._conns:
+        if every <= 0 or wall_s < EPOCH_2020 or not self._conns or not self.aligned_ok:
             self._a_every = 0
             self._a_slot = None
             return
@@ -322,6 +325,8 @@ class Metering:
         while True:
             d = None
             try:
+                # Nothing is aligned on a clock that is not known.
+                self.aligned_ok = wall_known()
                 self.tick(ticks_ms(), wall())
                 d = self.due_ms(ticks_ms(), wall())
             except Exception as e:

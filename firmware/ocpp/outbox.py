@@ -26,7 +26,7 @@ While the boot is Pending only what the central system triggered goes (4.2).
 """
 import asyncio
 import log
-from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso
+from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso, MAX_BACK_S
 from firmware.ocpp.rpc import LinkDown
 from firmware.ocpp.transaction import meter_values
 
@@ -107,9 +107,13 @@ class Outbox:
         s = res.get("currentTime") if isinstance(res, dict) else None
         if isinstance(s, str):
             try:
-                set_wall(parse_iso(s))
+                t = parse_iso(s)
             except ValueError:
-                log.warn("boot", "central system time %r not understood", s[:40])
+                log.warn("boot", "central system time %r not understood; clock not set", s[:40])
+                return
+            if not set_wall(t, True):
+                log.warn("boot", "central system time %s is more than %d s behind the clock "
+                         "(%s); not applied", iso(t), MAX_BACK_S, iso())
                 return
             # Schedules and reservations are in wall-clock time.
             if self.on_time is not None:

@@ -37,7 +37,7 @@ free connector the answer is Occupied if any connector is busy or reserved,
 else Faulted if any is faulted, else Unavailable.
 """
 import log
-from compat import wall, const, ci_key, EPOCH_2020
+from compat import wall, wall_known, const, ci_key, EPOCH_2020
 
 NAME = "resv"
 
@@ -320,7 +320,9 @@ class Reservations:
 
     def expire(self, now_s=None):
         # Called often (the charge point's tick): one comparison while nothing is due.
-        if self._next is None:
+        # On the live clock a reservation waits for the time to be known: a
+        # board's RTC after a power cut, or the provisional clock, decides nothing.
+        if self._next is None or (now_s is None and not wall_known()):
             return _NONE
         now = (wall() if now_s is None else now_s) - EPOCH_2020
         if now < self._next:

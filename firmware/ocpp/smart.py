@@ -56,6 +56,28 @@ def _entry(c, txs, prof, flat):
             _time(sch.get("startSchedule")), flat]
 
 
+def _absolute(e):
+    kind = e[2]["chargingProfileKind"]
+    return kind == "Recurring" or (kind == "Absolute" and e[5] is not None) \
+        or e[3] is not None or e[4] is not None
+
+
+def _waiting(e):
+    # The entry as a Relative profile of one period, its lowest limit, in
+    # force from the start, for as long as the clock is unknown.
+    ps = e[6]     # (startPeriod, limit, numberPhases) flat, smart_calc.pack
+    k = 0
+    for i in range(1, len(ps) // 3):
+        if ps[3 * i + 1] < ps[3 * k + 1]:
+            k = i
+    p = dict(e[2])
+    p["chargingProfileKind"] = "Relative"
+    sch = dict(p["chargingSchedule"])
+    sch.pop("duration", None)
+    p["chargingSchedule"] = sch
+    return [e[0], e[1], p, None, None, None, [0, ps[3 * k + 1], ps[3 * k + 2]]]
+
+
 class Smart:
     def __init__(self, cfg, store, n_connectors, voltage=230, phases=3):
         self.cfg = cfg
@@ -65,6 +87,9 @@ class Smart:
         self.phases = phases
         self.entries = []
         self.version = 0
+        # False while the wall clock is unknown (set by the limiter): periods at
+        # absolute times then give their profile's lowest limit (limit()).
+        self.clock_known = True
         self._load()
 
     def supported(self):
@@ -255,8 +280,19 @@ class Smart:
     # ---- what is in force
     def limit(self, c, now_s, tx_start_s, groups=calc.ALL):
         """(amps or None, seconds until it may change or None); groups:
-        calc.ALL, calc.STATION (the charge point's own limit) or calc.OWN."""
-        return calc.limit(self, c, now_s, tx_start_s, groups)
+        calc.ALL, calc.STATION (the charge point's own limit) or calc.OWN.
+        While the clock is unknown, a profile whose periods are at absolute
+        times (Absolute with startSchedule, Recurring, validFrom or validTo)
+        cannot say which period is in force: its lowest limit holds until the
+        clock is known."""
+        real = self.entries
+        if self.clock_known:
+            return calc.limit(self, c, now_s, tx_start_s, groups)
+        self.entries = [_waiting(e) if _absolute(e) else e for e in real]
+        try:
+            return calc.limit(self, c, now_s, tx_start_s, groups)
+        finally:
+            self.entries = real
 
     def composite(self, c, duration_s, unit, now_s, tx_start_s):
         return calc.composite(self, c, duration_s, unit, now_s, tx_start_s,

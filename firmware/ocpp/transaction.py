@@ -17,25 +17,35 @@ wait in the flash queue (firmware/ocpp/txqueue.py).
     txs.find(tid) -> conn or None
     txs.mark_reboot()                   a transaction alive after the restart ends with Reboot
 
-The file tx<c> (store.FILES) is one JSON object while connector c has a
-transaction: tag, parent (idTag and parentIdTag), start_wh, start_s (meterStart
-and the start, wall seconds), ref (our own number for it: the queue seq of its
-StartTransaction), id (the central system's transactionId, null until
-StartTransaction.conf), begin (the Transaction.Begin reading, if any), and,
-once the central system refused the tag, invalid and cap (the Wh at which
-MaxEnergyOnInvalidId ends charging). It is written before the Start is queued,
-again with the id and the verdict, and removed once the Stop is queued.
+A transaction's state lives in the queue's records (firmware/ocpp/txqueue.py),
+which a restart reads back: tag, parent (idTag and parentIdTag), start_wh,
+start_s (meterStart and the start, wall seconds), ref (our own number for it:
+the queue seq of its StartTransaction), id (the central system's transactionId,
+null until StartTransaction.conf), begin (the Transaction.Begin reading, if
+any), and, once the central system refused the tag, invalid and cap (the Wh at
+which MaxEnergyOnInvalidId ends charging). The StartTransaction record carries
+the state, its acknowledgement the id and the verdict, the StopTransaction
+record ends it. Format version 1 kept it in a file tx<c> of its own (written
+three times a transaction); such a file from before an upgrade is still read,
+and removed once its transaction's Stop is queued.
 """
 import log
-from compat import ticks_ms, ticks_diff, wall, iso
+from compat import ticks_ms, ticks_diff, wall, iso, retime, set_floor
 from firmware.ocpp.rpc import CallError
 from firmware.ocpp.txqueue import START, STOP, METER
+from firmware.ocpp.txrecord import retime_mv
 from firmware.ocpp.metervalue import meter_value, TRANSACTION_BEGIN, TRANSACTION_END
 
 # How long a transaction from before a power cut waits for the first reading
 # of the pilot to tell whether the EV is still there.
 _RESUME_WAIT_MS = 10000
 _RESET = "resetreason"
+# How old the last wall time on flash may be before the clock, once known,
+# is saved with the register (at most once a boot).
+_KEEP_S = 86400
+# Sampled readings at most this many seconds apart carry the acknowledgement
+# of the StartTransaction (its transactionId) to flash.
+_START_HOLD_S = 2
 
 
 def meter_values(c, mv, tid=None):
@@ -62,16 +72,14 @@ class Transaction:
         self.limit_wh = None    # the cap still to enforce in this life
         self.resuming = None    # ticks: from before a power cut, the pilot decides
 
-    def save(self, store):
-        d = {"tag": self.tag, "parent": self.parent, "start_wh": self.start_wh,
-             "start_s": self.start_s, "id": self.id, "ref": self.ref}
-        if self.begin is not None:
-            d["begin"] = self.begin
-        if self.invalid:
-            d["invalid"] = True
+    def verdict(self):
+        # What the acknowledgement of its StartTransaction keeps of a refusal.
+        if not self.invalid:
+            return None
+        v = {"invalid": True}
         if self.cap is not None:
-            d["cap"] = self.cap
-        store.save("tx%d" % self.c, d)
+            v["cap"] = self.cap
+        return v
 
 
 class Transactions:
@@ -86,6 +94,7 @@ class Transactions:
         self.limiter = limiter
         self.register = register
         self.metering = None
+        queue.on_retime = self._retime
 
     # ---- start and stop
     def start(self, conn, tag, info):
@@ -101,12 +110,13 @@ class Transactions:
         rid = self.reservations.use(c, tag, parent)
         if rid is not None:
             payload["reservationId"] = rid
-        # The transaction file goes to flash before its StartTransaction: a power
-        # cut between the two leaves a file whose Start is not in the queue, which
-        # the restart recognises as a transaction that never began.
+        # The StartTransaction record is the transaction's state on flash: a
+        # power cut before it leaves no transaction, and none had begun.
         conn.tx = tx
-        tx.save(self.store)
-        self.queue.push(START, None, payload, c)
+        t = {"parent": parent, "start_s": tx.start_s}
+        if tx.begin is not None:
+            t["begin"] = tx.begin
+        self.queue.push(START, None, payload, c, t)
         self._running(conn)
         if conn.ctl is not None:
             conn.ctl.permit(True)
@@ -143,10 +153,10 @@ class Transactions:
         self.metering.tx_stopped(c)
         self.smart.tx_ended(c)
         self.limiter.changed()
+        # A file of format version 1 (store.FILES), from before an upgrade.
         self.store.remove("tx%d" % c)
-        if self.register is not None:
-            # A later meterStart must never be below this meterStop, power cut or not.
-            self.register.save([k.ctl for k in self.conns[1:]])
+        # The Stop record carried the registers (the queue's floor()): a later
+        # meterStart is never below this meterStop, power cut or not.
         log.info("cp", "connector %d: transaction stopped (%s), %d Wh", c, reason,
                  stop_wh - tx.start_wh)
         return True
@@ -211,34 +221,43 @@ class Transactions:
         if action != START:
             self.queue.ack(seq)
             return
-        # The id reaches the transaction file before the queue forgets the
-        # Start, so a restart in between still knows the transaction began.
-        for conn in self.conns[1:]:
-            if conn.tx is not None and conn.tx.ref == seq:
-                self._verdict(conn, tid, info)
-        self.queue.ack(seq, tid)
+        conn = None
+        for k in self.conns[1:]:
+            if k.tx is not None and k.tx.ref == seq:
+                conn = k
+        stop = conn is not None and self._verdict(conn, tid, info)
+        verdict = conn.tx.verdict() if conn is not None else None
+        # The id and a refusal go to flash with the acknowledgement before the
+        # Stop it may bring is queued. A refusal at once: a transaction resumed
+        # after a power cut must not charge again on a refused tag. The id rides
+        # on the first sampled reading when that comes within _START_HOLD_S;
+        # otherwise it is written at once, since a power cut before it would
+        # send the Start again and open a second transaction at the central system.
+        iv = self.cfg.get("MeterValueSampleInterval")
+        hold = (_START_HOLD_S + 1) * 1000 if not verdict and 0 < iv <= _START_HOLD_S else 0
+        self.queue.ack(seq, tid, verdict, hold)
+        if stop:
+            conn.stop("DeAuthorized")
 
     def _verdict(self, conn, tid, info):
-        # StartTransaction.conf: the real transactionId and the verdict on the tag.
+        # StartTransaction.conf: the real transactionId and the verdict on the
+        # tag. True when the transaction must stop.
         tx = conn.tx
         tx.id = tid
         status = (info or {}).get("status", "Accepted")
-        if status != "Accepted":
-            tx.invalid = True
-            if self.cfg.get("StopTransactionOnInvalidId"):
-                tx.save(self.store)
-                log.info("cp", "connector %d: tag %s is %s; stopping", conn.c, tx.tag, status)
-                conn.stop("DeAuthorized")
-                return
-            cap = self.cfg.get("MaxEnergyOnInvalidId")
-            if cap > conn.meter_wh() - tx.start_wh:
-                tx.cap = tx.limit_wh = tx.start_wh + cap
-            elif conn.ctl is not None:
-                conn.ctl.permit(False)
-            conn.changed(conn.c)
-        # The verdict goes to flash with the id: a transaction resumed after a
-        # power cut must not charge again on a refused tag.
-        tx.save(self.store)
+        if status == "Accepted":
+            return False
+        tx.invalid = True
+        if self.cfg.get("StopTransactionOnInvalidId"):
+            log.info("cp", "connector %d: tag %s is %s; stopping", conn.c, tx.tag, status)
+            return True
+        cap = self.cfg.get("MaxEnergyOnInvalidId")
+        if cap > conn.meter_wh() - tx.start_wh:
+            tx.cap = tx.limit_wh = tx.start_wh + cap
+        elif conn.ctl is not None:
+            conn.ctl.permit(False)
+        conn.changed(conn.c)
+        return False
 
     # ---- power cuts and restarts
     def mark_reboot(self):
@@ -247,29 +266,28 @@ class Transactions:
         self.store.save(_RESET, "Reboot")
 
     def recover(self, ctls):
+        # The clock never restarts below the last wall time on flash.
+        q = self.queue
+        w = q.last_wall
+        if self.register is not None and self.register.wall is not None:
+            w = self.register.wall if w is None else max(w, self.register.wall)
+        set_floor(w)
         if self.register is not None and None not in ctls:
             self._raise_register(ctls)
-        # A transaction file left behind means the power went while it ran:
-        # end it with the energy the register had, or, with resume_after_power_loss
-        # and the EV still connected, carry on with it.
-        q = self.queue
+        # A transaction whose Stop is not queued means the power went while it
+        # ran: end it with the energy the register had, or, with
+        # resume_after_power_loss and the EV still connected, carry on with it.
+        self._legacy()
+        found = [None] * len(self.conns)
+        for st in q.open.values():
+            c = st.get("c")
+            if isinstance(c, int) and 1 <= c < len(found):
+                found[c] = st
         for conn in self.conns[1:]:
-            name = "tx%d" % conn.c
-            d = self.store.load(name)
-            if not (isinstance(d, dict) and isinstance(d.get("ref"), int)
-                    and isinstance(d.get("start_wh"), int) and isinstance(d.get("tag"), str)):
+            st = found[conn.c]
+            if st is None:
                 continue
-            ref = d["ref"]
-            q.bump(ref)
-            if q.has(STOP, ref) or (d.get("id") is None and not q.has(START, ref)):
-                # Stopped, and the power went before the file was removed; or
-                # the power went between this file and its StartTransaction:
-                # the transaction never began (no energy flows before that).
-                self.store.remove(name)
-                continue
-            tx = conn.tx = Transaction(conn.c, d)
-            if tx.id is not None:
-                q.ids[ref] = tx.id
+            tx = conn.tx = Transaction(conn.c, st)
             reason = self.store.load(_RESET) or "PowerLoss"
             if reason == "PowerLoss" and conn.ctl is not None \
                     and self.cfg.get("resume_after_power_loss"):
@@ -284,11 +302,60 @@ class Transactions:
         if self.store.exists(_RESET):
             self.store.remove(_RESET)
 
+    def _retime(self):
+        # The clock became known in this boot: the running transactions' times
+        # of before become real ones (the queue does its own records).
+        for conn in self.conns[1:]:
+            tx = conn.tx
+            if tx is not None:
+                tx.start_s = retime(tx.start_s)
+                if tx.begin is not None:
+                    tx.begin = retime_mv(tx.begin)
+
+    def clock_known(self):
+        """The clock was set: nothing waiting goes with a provisional time."""
+        self.queue.clock()
+        # A flash that keeps no time, or one older than _KEEP_S: once a boot,
+        # the register carries the time (after a cut the clock starts there).
+        reg = self.register
+        ctls = [k.ctl for k in self.conns[1:]]
+        if reg is None or None in ctls:
+            return
+        w = self.queue.last_wall
+        if reg.wall is not None and (w is None or reg.wall > w):
+            w = reg.wall
+        if w is None or wall() - w > _KEEP_S:
+            reg.save(ctls)
+            self.queue.last_wall = reg.wall
+
+    def _legacy(self):
+        # Transaction files of format version 1, from before an upgrade: the
+        # queue takes their transactions over.
+        q = self.queue
+        for conn in self.conns[1:]:
+            name = "tx%d" % conn.c
+            d = self.store.load(name)
+            if not (isinstance(d, dict) and isinstance(d.get("ref"), int)
+                    and isinstance(d.get("start_wh"), int) and isinstance(d.get("tag"), str)):
+                continue
+            ref = d["ref"]
+            q.bump(ref)
+            if ref in q.open:
+                continue
+            if q.has(STOP, ref) or (d.get("id") is None and not q.has(START, ref)):
+                # Stopped, and the power went before the file was removed; or
+                # the power went between this file and its StartTransaction:
+                # the transaction never began (no energy flows before that).
+                self.store.remove(name)
+                continue
+            q.adopt(conn.c, d)
+
     def _raise_register(self, ctls):
         # Readings sent since the register was last saved are in the queue's log:
         # the register restarts at least there, so no reading ever goes back.
         q = self.queue
         q.registers = lambda: [int(c.energy_wh) for c in ctls]
+        q.noted = self.register.noted
         fl = q.floor(len(ctls))
         saved = self.register.saved
         for i in range(len(ctls)):
@@ -317,6 +384,7 @@ class Transactions:
             conn.ctl.permit(True)
 
     def tick(self):
+        self.queue.tick()
         for conn in self.conns[1:]:
             tx = conn.tx
             if tx is not None and tx.resuming is not None and \

@@ -11,6 +11,7 @@ import board as simboard
 from firmware.main import App
 from firmware.ocpp.actions import TriggerMessage
 from rpcfake import expect, results
+from firmware.ocpp.txrecord import each_mv, unpack
 
 ROOT = sys.argv[1]
 log.level = log.ERROR + 1
@@ -33,7 +34,8 @@ for n, want in ((1, ONE), (3, {"Current.Import": None, "Current.Offered": None, 
     conn = cp.conns[1]
     cp.txs.start(conn, "TAG", {"status": "Accepted"})
     conn.stop("Local")
-    stop = [r["p"] for _o, r in cp.queue.log.records() if r.get("a") == "StopTransaction"][0]
+    stop = [each_mv(r["p"], unpack) for _o, r in cp.queue.log.records()
+            if r.get("a") == "StopTransaction"][0]
     stop["transactionId"] = 7       # what the queue puts in when it sends it
     print("REQ StopTransaction %s" % json.dumps(stop))
     data = stop.get("transactionData") or [{"sampledValue": []}]

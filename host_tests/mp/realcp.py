@@ -9,6 +9,7 @@ from rpcfake import FakeWS, call as _call
 from firmware.store import Store
 from firmware.config import Config
 from firmware.ocpp.chargepoint import ChargePoint
+from firmware.ocpp.txrecord import each_mv, unpack
 
 
 class FakeFaults:
@@ -89,7 +90,7 @@ class RealCP(ChargePoint):
 
     def pushed(self):
         """(action, payload) of every message the transactions queued, in order."""
-        return [(r["a"], r["p"]) for _o, r in self.queue.log.records() if "q" in r]
+        return [(r["a"], each_mv(r["p"], unpack)) for _o, r in self.queue.log.records() if "q" in r]
 
 
 async def call(cp, action, payload, show=True):

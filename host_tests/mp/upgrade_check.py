@@ -9,6 +9,7 @@ import board as simboard
 from compat import parse_iso, set_wall
 from firmware.main import App
 from firmware import setup, store
+from firmware.ocpp.txrecord import unpack
 from rpcfake import expect, results
 
 ROOT = sys.argv[1]
@@ -50,7 +51,7 @@ stop = [r for r in recs if r["a"] == "StopTransaction"]
 start = [r for r in recs if r["a"] == "StartTransaction"]
 expect("transaction_recovered", len(start) == 1 and len(stop) == 1 and stop[0]["r"] == start[0]["q"]
        and stop[0]["p"]["reason"] == "Reboot" and stop[0]["p"]["meterStop"] == 1500
-       and [mv["sampledValue"][0]["context"] for mv in stop[0]["p"]["transactionData"]]
+       and [unpack(mv)["sampledValue"][0]["context"] for mv in stop[0]["p"]["transactionData"]]
        == ["Transaction.Begin", "Transaction.End"] and cp.conns[1].tx is None, recs)
 expect("recovery_files_gone", "tx1" not in os.listdir(ROOT)
        and "resetreason" not in os.listdir(ROOT) and "resetreason" in before, os.listdir(ROOT))

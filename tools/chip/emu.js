@@ -112,6 +112,8 @@ const flashChip = {
   pendingErase: null,
   selected: false,
   progAddr: -1,
+  erases: 0,        // sector or block erases so far, for the flash-wear figures
+  pages: 0,         // page programs so far
   uniqueId: [0xe6, 0x61, 0x38, 0x97, 0x23, 0x52, 0x4c, 0x2b],
 };
 const eraseAlarm = clock.createAlarm(() => finishErase(1));
@@ -147,11 +149,13 @@ function flashSelect(on) {
     const t = op === 0x20 ? TIMING.erase4k : op === 0x52 ? TIMING.erase32k : TIMING.erase64k;
     flashChip.pendingErase = { addr, size };
     flashStats.erases++;
+    flashChip.erases++;
     flashChip.busyUntil = clock.nanos + t;
     if (t) eraseAlarm.schedule(t);
     else finishErase(1);
     flashChip.wel = false;
   } else if (op === 0x02 && flashChip.wel) {
+    flashChip.pages++;
     flashChip.busyUntil = clock.nanos + TIMING.page;
     flashStats.programs++;
     flashStats.bytes += Math.max(0, c.length - 4);
@@ -681,7 +685,7 @@ const msAlarm = clock.createAlarm(() => {
   if (++ticks % 100 === 0) {
     // The time and how busy the core was over the last 100 ms (0..1).
     emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6),
-      flash: flashStats });
+      flash: flashStats, erases: flashChip.erases, pages: flashChip.pages });
     lastBusy = busyNs;
   }
 });
