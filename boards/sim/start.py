@@ -4,11 +4,10 @@
 #            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
 #            [--ev B|C]              (an EV plugged in on every connector at power-up)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
+# The boot code (lib/fwslot.py) chooses the firmware slot before anything of
+# the firmware or the board is imported.
 import sys
-import asyncio
-import log
-import board
-from firmware.main import App
+import fwslot
 
 
 def _args(argv):
@@ -31,6 +30,9 @@ def _args(argv):
 
 
 async def _main(opts):
+    import asyncio
+    import board
+    from firmware.main import App
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
     b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
     if opts.get("ev"):
@@ -55,6 +57,7 @@ async def _main(opts):
     if opts["control"]:
         import control
         await control.start(opts["control"], b, app, probe)
+    asyncio.create_task(fwslot.guard(b))
     await app.run()
 
 
@@ -65,10 +68,19 @@ def main():
         os.mkdir(opts["data"])
     except OSError:
         pass
+    fwslot.select(opts["data"])
+    print("boot: " + fwslot.note)
+    import asyncio
     try:
         asyncio.run(_main(opts))
     except KeyboardInterrupt:
-        log.info("sim", "stopped")
+        print("sim: stopped")
+    except Exception:
+        # A version on trial that fails at start goes back at once; the
+        # launcher restarts the process (exit 3, a reset).
+        if fwslot.stopped():
+            sys.exit(3)
+        raise
 
 
 main()

@@ -29,8 +29,7 @@ import log
 from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso
 from firmware.ocpp.rpc import LinkDown
 from firmware.ocpp.transaction import meter_values
-
-FIRMWARE_VERSION = "0.1.0"
+from firmware.version import VERSION
 _RAM = 4             # non-transaction messages waiting in RAM (they are not kept offline)
 _SETTLE = ("SuspendedEV", "SuspendedEVSE")
 _SETTLE_S = 1
@@ -100,7 +99,7 @@ class Outbox:
         return {"chargePointVendor": b.vendor[:20], "chargePointModel": b.model[:20],
                 "chargePointSerialNumber": b.unique_id()[:25],
                 "chargeBoxSerialNumber": b.unique_id()[:25],
-                "firmwareVersion": FIRMWARE_VERSION}
+                "firmwareVersion": VERSION}
 
     def clock(self, res):
         """The currentTime of a BootNotification or Heartbeat answer sets the clock."""
