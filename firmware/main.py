@@ -43,7 +43,7 @@ class App:
                 "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
                 "connector": c}))
-        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register)
+        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls)
         self.session = None
         self.configured = False
 
@@ -92,8 +92,12 @@ class App:
         return ctx
 
     def status(self):
+        import fwslot
+        from firmware.version import VERSION
         s = self.cp.snapshot()
         s["configured"] = self.session is not None
+        s["firmware"] = {"version": VERSION, "slot": fwslot.chosen, "trial": fwslot.trial,
+                         "update": self.cp.update.status()}
         return s
 
     def boot_ms(self):

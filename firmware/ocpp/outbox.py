@@ -5,8 +5,10 @@ StatusNotification), the messages that are not about a transaction
 Diagnostics- and FirmwareStatusNotification), each built once, here or in
 the room that owns it, for the normal flow and for TriggerMessage (5.17,
 actions/TriggerMessage.py), and the order everything goes in:
-the statuses owed, then the messages waiting in RAM, then the head of the
-transaction queue (firmware/ocpp/transaction.py builds and answers those).
+the statuses owed, then the messages waiting in RAM, then those of the rooms
+in `rooms` (security events, firmware and diagnostics statuses: each keeps
+its own until it is answered), then the head of the transaction queue
+(firmware/ocpp/transaction.py builds and answers those).
 The session (firmware/ocpp/session.py) sends what next_message() gives.
 
     out = Outbox(cfg, rpc, board, conns)   then out.res, out.txs (they need it first)
@@ -55,6 +57,7 @@ class Outbox:
         self.boot = None             # last BootNotification status, None before the first answer
         self.boot_requested = False  # TriggerMessage(BootNotification) while Pending
         self.ram = []                # (action, payload, on_answer) not tied to a transaction
+        self.rooms = []              # rooms with a next_message() of their own
 
     # ---- the link
     def can_send(self):
@@ -91,6 +94,10 @@ class Outbox:
                     return "StatusNotification", self.status_message(c), None
         if self.ram:
             return self.ram.pop(0)
+        for r in self.rooms:
+            m = r.next_message()
+            if m is not None:
+                return m
         return self.txs.next_message()
 
     # ---- the messages
