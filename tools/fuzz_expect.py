@@ -63,6 +63,12 @@ def _no_smart(p, c):
     return not c.smart
 
 
+def _bad_retries(p, c):
+    # actions/UpdateFirmware.job: retries 0..100, retryInterval 0..86400 s.
+    r, i = p.get("retries"), p.get("retryInterval")
+    return (r is not None and not 0 <= r <= 100) or (i is not None and not 0 <= i <= 86400)
+
+
 SEMANTIC = {
     "ChangeAvailability": ((_PCV, _no_connector(0)),),
     "UnlockConnector": ((_PCV, _no_connector(1)),),
@@ -72,6 +78,10 @@ SEMANTIC = {
     "SetChargingProfile": ((_PCV, _no_connector(0)), ("NotSupported", _no_smart)),
     "ClearChargingProfile": (("NotSupported", _no_smart),),
     "GetCompositeSchedule": (("NotSupported", _no_smart),),
+    "UpdateFirmware": ((_PCV, _bad_retries),),
+    "GetDiagnostics": ((_PCV, _bad_retries),),
+    "GetLog": ((_PCV, _bad_retries),),
+    "SignedUpdateFirmware": ((_PCV, _bad_retries),),
 }
 # Enum fields whose unknown value the spec answers with a status, not a
 # CALLERROR (5.17: TriggerMessage of an unknown message is NotImplemented).

@@ -75,7 +75,8 @@ def main():
         asyncio.run(_main(opts))
     except KeyboardInterrupt:
         print("sim: stopped")
-    except Exception:
+    except Exception as e:
+        print("sim: firmware stopped: %s: %s" % (e.__class__.__name__, e))
         # A version on trial that fails at start goes back at once; the
         # launcher restarts the process (exit 3, a reset).
         if fwslot.stopped():

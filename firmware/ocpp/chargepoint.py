@@ -79,10 +79,14 @@ class ChargePoint:
         self.txs.recover(ctls)
         self.security = SecurityEvents(store)
         self.security.wake = out.wake.set
+        out.security = self.security
         self.update = FirmwareUpdate(cfg, store, board, conns, out, self.security, tls)
         self.diag = Diagnostics(cfg, store, out, self.security, self.dump, tls)
         out.rooms = [self.security, self.update, self.diag]
         out.changed(None, True)
+        import fwslot
+        from firmware.version import VERSION
+        self.security.event("StartupOfTheDevice", "firmware %s, %s" % (VERSION, fwslot.note))
 
     # ---- tags at the reader
     def present_tag(self, tag):

@@ -77,6 +77,8 @@ class FirmwareUpdate:
         j["sent"] = False
         if st in _END:
             j["phase"] = "done"
+            if st != "Installed" and j.get("slot") and j["slot"] != fwslot.chosen:
+                install.clear(self.data, j["slot"])     # its flash is free again
         self._save()
         if why:
             (log.error if st in _END and st != "Installed" else log.info)("update", "%s: %s", st, why)

@@ -28,7 +28,7 @@ While the boot is Pending only what the central system triggered goes (4.2).
 """
 import asyncio
 import log
-from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso
+from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso, wall, wall_known
 from firmware.ocpp.rpc import LinkDown
 from firmware.ocpp.transaction import meter_values
 from firmware.version import VERSION
@@ -46,6 +46,7 @@ class Outbox:
         self.res = None              # the reservations, which end on some statuses
         self.txs = None              # the transactions, whose queue goes last
         self.on_time = None          # fn() after the central system set the clock
+        self.security = None         # the security events (secevents.py)
         n = len(conns) - 1
         self.n = n
         self.status = ["Available"] * (n + 1)
@@ -112,11 +113,15 @@ class Outbox:
         """The currentTime of a BootNotification or Heartbeat answer sets the clock."""
         s = res.get("currentTime") if isinstance(res, dict) else None
         if isinstance(s, str):
+            before = wall() if wall_known() else None
             try:
                 set_wall(parse_iso(s))
             except ValueError:
                 log.warn("boot", "central system time %r not understood", s[:40])
                 return
+            if before is not None and abs(wall() - before) > 60 and self.security is not None:
+                self.security.event("SettingSystemTime", "clock moved by %d s by the central "
+                                    "system" % (wall() - before))
             # Schedules and reservations are in wall-clock time.
             if self.on_time is not None:
                 self.on_time()
