@@ -241,9 +241,11 @@ def test_bad_bundles_and_locations_fail_with_a_reason(csms, make_charger, files,
     if case == "gone":
         # Half the bundle, then the server is gone for the retry.
         files.cut_after = 50000
-    update(csms, loc, retries=1, retryInterval=1)
+    update(csms, loc, retries=1, retryInterval=4 if case == "gone" else 1)
     if case == "gone":
-        csms.wait_for(lambda m: "download failed (try 1 of 2)" in ch.log(), 30)
+        end = time.time() + 30
+        while "download failed (try 1 of 2)" not in ch.log() and time.time() < end:
+            time.sleep(0.05)
         files.stop()
     got = final(csms)
     want = {"badhash": "InstallationFailed", "rp2040": "InstallationFailed",

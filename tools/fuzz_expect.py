@@ -109,10 +109,24 @@ def _rfc3339(v):
         int(m.group(9)) < 24 and int(m.group(10)) < 60))
 
 
+def _inline(x, defs):
+    # The whitepaper's schemas name their types in "definitions": put each in
+    # its place, so the generators and the checks see one plain schema.
+    if isinstance(x, dict):
+        ref = x.get("$ref", "")
+        if ref.startswith("#/definitions/"):
+            return _inline(defs[ref[14:]], defs)
+        return dict((k, _inline(v, defs)) for k, v in x.items())
+    if isinstance(x, list):
+        return [_inline(v, defs) for v in x]
+    return x
+
+
 def _load(action, parse_float=float):
     with open(os.path.join(SCHEMA_DIR, action + ".json"), encoding="utf-8-sig") as f:
         s = json.loads(f.read(), parse_float=parse_float)
     s.pop("$schema", None)
+    s = _inline(s, s.pop("definitions", {}))
     # Spec 7.13: chargingSchedulePeriod is 1..*; the schema files forgot minItems.
     stack = [s]
     while stack:
