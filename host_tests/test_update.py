@@ -264,3 +264,48 @@ def test_bad_bundles_and_locations_fail_with_a_reason(csms, make_charger, files,
     assert ch.status()["firmware"] == {"version": "0.2.0", "slot": "", "trial": False,
                                        "update": "Idle"}
     assert not os.path.exists(os.path.join(ch.data_dir, "fwa", "ok"))
+
+
+def _cut(ch):
+    # From outside (SIGKILL): a cut may fall while the firmware restarts itself.
+    ch.kill()
+    ch.start()
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_random_power_cuts_during_an_update_always_boot_a_whole_version(csms, make_charger,
+                                                                         files, bundles):
+    # Cuts at random moments of the download, the checks, the switch and the
+    # trial boots (each cut ends the process at once, flushing nothing): every
+    # boot runs one whole version, and the update ends either installed or
+    # rolled back, with the settings and the local list still there.
+    import random
+    rng = random.Random(int(os.environ.get("UPDATE_CUT_SEED", "1515")))
+    ch = make_charger(csms.url, CP, sets=["update_trial_s=30"]).start()
+    online(ch)
+    csms.call(CP, "ChangeConfiguration", {"key": "MeterValueSampleInterval", "value": "17"})
+    assert csms.call(CP, "SendLocalList", {"listVersion": 7, "updateType": "Full",
+                                           "localAuthorizationList": [{"idTag": "KEEPME", "idTagInfo": {"status": "Accepted"}}]}
+                     )["status"] == "Accepted"
+    update(csms, url(files, bundles["mpy"]), retries=20, retryInterval=1)
+    seen = set()
+    for _ in range(int(os.environ.get("UPDATE_CUTS", "12"))):
+        time.sleep(rng.uniform(0.0, 0.5))
+        _cut(ch)
+        st = online(ch)
+        fw = st["firmware"]
+        # One whole version: the new one only from its slot, the old one only
+        # from the base.
+        assert (fw["version"], fw["slot"]) in (("0.2.0", ""), (NEW, "a")), fw
+        seen.add((fw["version"], fw["trial"], fw["update"]))
+    got = final(csms, 90)
+    fw = ch.wait(lambda s: s["firmware"]["update"] == "Idle", 30, "update over")["firmware"]
+    if got[-1] == "Installed":
+        assert fw["version"] == NEW and fw["slot"] == "a" and not fw["trial"], fw
+    else:
+        assert got[-1] == "InstallationFailed" and fw["version"] == "0.2.0", (got, fw)
+        assert "rolled back" in ch.log()
+    conf = csms.call(CP, "GetConfiguration", {"key": ["MeterValueSampleInterval"]})
+    assert conf["configurationKey"][0]["value"] == "17"
+    assert csms.call(CP, "GetLocalListVersion", {})["listVersion"] == 7
+    print("cuts: states seen %s; outcome %s" % (sorted(seen), got[-1]))

@@ -3,6 +3,7 @@
 # data, each bounded by a timeout so a server that stops answering frees the
 # charger. One small buffer per connection; the data never piles up in RAM.
 import asyncio
+import errno
 from compat import MICROPYTHON
 
 
@@ -31,6 +32,10 @@ class Conn:
             raise TransferError("timeout", "%s: no answer from %s within %d s"
                                 % (what, self.host, self.timeout_s))
         except OSError as e:
+            # MicroPython reports a refused connect at the first read or write.
+            if getattr(e, "errno", None) == errno.ECONNREFUSED:
+                raise TransferError("connect", "cannot connect to %s: connection refused"
+                                    % self.host)
             raise TransferError("closed", "%s: %s" % (what, _oserr(e)))
 
     async def open(self, host, port, ctx=None):

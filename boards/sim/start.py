@@ -31,8 +31,14 @@ def _args(argv):
 
 async def _main(opts):
     import asyncio
+    import log
+    import logfile
     import board
     from firmware.main import App
+    # The log on the simulated flash, as a board keeps it (diagnostics upload it).
+    lf = logfile.LogFile(opts["data"])
+    log.add_sink(lf.sink)
+    asyncio.create_task(lf.run())
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
     b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
     if opts.get("ev"):

@@ -321,16 +321,16 @@ class FirmwareUpdate:
         j = self.job
         if j is None or j.get("sent") or self._sending or not j.get("status"):
             return None
-        self._sending = True
-        st = j["status"]
+        st = self._sending = j["status"]
         if j.get("signed"):
             return ("SignedFirmwareStatusNotification", {"status": st, "requestId": j["rid"]},
                     self._answer)
         return "FirmwareStatusNotification", {"status": _AS_16.get(st, st)}, self._answer
 
     def _answer(self, res):
-        self._sending = False
-        if not isinstance(res, Exception) and self.job is not None:
+        st, self._sending = self._sending, False
+        # A newer status that came meanwhile is still owed.
+        if not isinstance(res, Exception) and self.job is not None and self.job["status"] == st:
             self.job["sent"] = True
             if self.job.get("phase") == "done":
                 self._save()
