@@ -4,8 +4,8 @@ pathlen 0, EC leaf), an RSA root with PKCS#1 v1.5 and PSS signed leaves, a
 manufacturer root with firmware signing certificates and signatures, and the
 broken cases (a non-CA intermediate, an intermediate without keyCertSign, a
 path too long for a pathlen, an impostor root with the root's name, an unknown
-critical extension, an intermediate that expires before its leaf, a chain of
-six). Every certificate is written as DER (NAME.der) and PEM (NAME.pem), every
+critical extension, an intermediate and a root that expire before their leaf,
+a chain of six). Every certificate is written as DER (NAME.der) and PEM (NAME.pem), every
 key as PEM (NAME.key) and DER (NAME.key.der)."""
 import os
 import shutil
@@ -116,6 +116,8 @@ def make(d):
             LEAF_EXT + "1.2.3.4=critical,ASN1:UTF8String:must understand\n")
     k.issue("shortsub", "/CN=Short Sub CA", "root", "ec", CA_EXT, days=1)
     k.issue("leaf_short", "/CN=Outlives Its CA", "shortsub", days=3)
+    k.root("shortroot", "/CN=Short Root", days=1)
+    k.issue("leaf_shortroot", "/CN=Outlives Its Root", "shortroot", days=3)
     prev = "root"
     for i in range(4):
         k.issue("ca%d" % i, "/CN=Chain CA %d" % i, prev, "ec", CA_EXT)
