@@ -7,9 +7,11 @@ path too long for a pathlen, an impostor root with the root's name, an unknown
 critical extension, an intermediate and a root that expire before their leaf,
 a chain of six). Every certificate is written as DER (NAME.der) and PEM (NAME.pem), every
 key as PEM (NAME.key) and DER (NAME.key.der)."""
+import calendar
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -24,6 +26,11 @@ def openssl(*args, data=None):
     if p.returncode:
         raise RuntimeError("openssl %s: %s" % (" ".join(map(str, args)), p.stderr.decode()))
     return p.stdout
+
+
+def openssl_time(text):
+    """Unix seconds of a date as openssl prints it (notBefore=...)."""
+    return calendar.timegm(time.strptime(text.strip(), "%b %d %H:%M:%S %Y GMT"))
 
 
 def need_openssl():

@@ -3,18 +3,16 @@ runtimes: every field against what openssl reads, CertificateHashData against
 openssl's OCSP CertID, chains that hold and each way one fails, firmware
 signatures, and garbled certificates that must end in one ValueError."""
 import base64
-import calendar
 import json
 import os
 import random
 import re
 import sys
-import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from crypto_pki import openssl
+from crypto_pki import openssl, openssl_time
 from mprun import cases, run, RUNTIMES
 
 HERE = os.path.dirname(__file__)
@@ -41,10 +39,6 @@ SIG_ALGS = {"ecdsa-with-SHA256": "ecdsa-sha256", "sha256WithRSAEncryption": "rsa
 KEY_USAGE = {"Digital Signature": 1, "Certificate Sign": 32, "CRL Sign": 64}
 
 
-def _when(text):
-    return calendar.timegm(time.strptime(text.strip(), "%b %d %H:%M:%S %Y GMT"))
-
-
 def _name(line):
     # "subject=CN=a,O=b,C=DE" in RFC 2253 order (last RDN first) -> [[C, DE], ...]
     rdns = line.split("=", 1)[1].strip().split(",")
@@ -63,7 +57,7 @@ def facts(pki, name, issuer):
     bc = re.search(r"CA:(TRUE|FALSE)(?:, pathlen:(\d+))?", text)
     spki = openssl("x509", "-in", pem_file, "-noout", "-pubkey").decode()
     f = {"serial": "%x" % int(get["serial"], 16),
-         "not_before": _when(get["notBefore"]), "not_after": _when(get["notAfter"]),
+         "not_before": openssl_time(get["notBefore"]), "not_after": openssl_time(get["notAfter"]),
          "subject": _name(lines[3]), "issuer": _name(lines[4]),
          "key_type": "ec" if "id-ecPublicKey" in text else "rsa",
          "ca": bool(bc and bc.group(1) == "TRUE"),

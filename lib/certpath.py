@@ -70,14 +70,16 @@ def _load(items, what):
     return out
 
 
-def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None):
+def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=None):
     """Checks the certification path from chain[0], the leaf, through the
     other certificates of the chain (intermediates, in any order) to one of
     the trusted roots, at the Unix time `now`. chain and roots hold DER bytes
     or x509.Certificate objects; a root may be repeated at the end of the
     chain. usage: keyUsage bits the leaf must allow when it has keyUsage
-    (e.g. x509.DIGITAL_SIGNATURE). Returns the path, [leaf, ..., root];
-    raises one ValueError saying which certificate fails and why."""
+    (e.g. x509.DIGITAL_SIGNATURE); key: a private key whose public key the
+    leaf must carry (the charger's own certificate). Returns the path,
+    [leaf, ..., root]; raises one ValueError saying which certificate fails
+    and why."""
     if not chain:
         raise ValueError("chain: no certificate")
     if len(chain) > max_certs:
@@ -90,6 +92,9 @@ def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None):
     leaf = certs[0]
     if usage and leaf.key_usage is not None and not leaf.key_usage & usage:
         raise ValueError("certificate 1 (%s): its keyUsage does not allow this use"
+                         % leaf.describe())
+    if key is not None and not key_matches(leaf, key):
+        raise ValueError("certificate 1 (%s): it is for another public key than this one"
                          % leaf.describe())
     path = [leaf]
     cur = leaf
