@@ -1,6 +1,7 @@
-"""lib/der.py and lib/pem.py: round trips, the strict reading DER requires
-(each defect one ValueError that names it), UTCTime/GeneralizedTime, PEM
-armour; the cases run on both runtimes, the properties on CPython."""
+"""lib/der.py, lib/pem.py, lib/dn.py: round trips, the strict reading DER
+requires (each defect one ValueError that names it), UTCTime/GeneralizedTime,
+PEM armour, distinguished names; the cases run on both runtimes, the
+properties on CPython."""
 import base64
 import os
 import sys
@@ -18,7 +19,7 @@ SCRIPT = os.path.join(os.path.dirname(__file__), "mp", "crypto_der_check.py")
 MUST = ["integer_round_trip", "long_length", "oid_1.2.840.10045.2.1", "utctime_1950",
         "utctime_2049", "generalized_2050", "time_no_leap_2023", "indefinite",
         "non_minimal_length", "int_leading_zero", "pem_round_trip", "pem_two_blocks",
-        "pem_not_base64", "pem_no_end"]
+        "pem_not_base64", "pem_no_end", "dn_round_trip", "dn_country_code"]
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

@@ -9,6 +9,7 @@
 import hashlib
 
 import der
+import dn
 import ec
 import ecdsa
 import rsa
@@ -24,18 +25,7 @@ _KNOWN = (der.oid("2.5.29.14"),     # subjectKeyIdentifier
           der.oid("2.5.29.35"),     # authorityKeyIdentifier
           der.oid("2.5.29.17"),     # subjectAltName
           der.oid("2.5.29.37"))     # extKeyUsage
-_ATTRS = ((der.oid("2.5.4.3"), "CN"), (der.oid("2.5.4.10"), "O"), (der.oid("2.5.4.11"), "OU"),
-          (der.oid("2.5.4.6"), "C"), (der.oid("2.5.4.8"), "ST"), (der.oid("2.5.4.7"), "L"),
-          (der.oid("2.5.4.5"), "serialNumber"), (der.oid("0.9.2342.19200300.100.1.25"), "DC"))
 _MAX_SERIAL = 20        # octets (RFC 5280 4.1.2.2)
-
-
-def attr_oid(short):
-    """The OID element of a name attribute by its short name (CN, O, ...)."""
-    for o, s in _ATTRS:
-        if s == short:
-            return o
-    raise ValueError("unknown name attribute %r" % (short,))
 
 
 def _eq(buf, s, e, const):
@@ -222,28 +212,9 @@ class Certificate:
         raise ValueError("certificate %s: its key is neither P-256 nor RSA" % self.describe())
 
     def names(self, which=None):
-        """[(attribute, value)] of the subject (or issuer) name in order;
-        attributes by short name (CN, O, OU, C, ...) or dotted OID."""
-        buf = self.der
+        """[(attribute, value)] of the subject (or issuer) name in order."""
         s, e = which or self.subject
-        out = []
-        ns, ne = der.expect(buf, s, e, der.SEQUENCE, "name")
-        for t, rs, re, _ in der.items(buf, ns, ne, "name"):
-            if t != der.SET:
-                raise ValueError("certificate: a name part is not a SET")
-            for t, a, ae, _ in der.items(buf, rs, re, "name attribute"):
-                t, os_, oe = der.tlv(buf, a, ae, "attribute type")
-                if t != der.OID:
-                    raise ValueError("certificate: a name attribute has no OID")
-                name = der.oid_str(buf, os_, oe)
-                for o, short in _ATTRS:
-                    if _eq(buf, a, oe, o):
-                        name = short
-                t, vs, ve = der.tlv(buf, oe, ae, "attribute value")
-                if ve != ae:
-                    raise ValueError("certificate: bytes after a name attribute")
-                out.append((name, der.text(buf, t, vs, ve, name)))
-        return out
+        return dn.decode(self.der, s, e)
 
     def field(self, attr, which=None):
         """The first value of one name attribute (e.g. "CN"), or None."""
@@ -255,7 +226,7 @@ class Certificate:
     def describe(self, which=None):
         """The subject (or issuer) name as readable text, for messages."""
         try:
-            return ", ".join("%s=%s" % av for av in self.names(which)) or "empty name"
+            return dn.text(self.names(which))
         except ValueError:
             return "unreadable name"
 

@@ -1,6 +1,7 @@
-# lib/der.py and lib/pem.py, run under MicroPython and CPython by
+# lib/der.py, lib/pem.py and lib/dn.py, run under MicroPython and CPython by
 # test_crypto_der.py. Prints PASS/FAIL lines and DONE.
 import der
+import dn
 import pem
 
 results = []
@@ -116,4 +117,17 @@ refused("pem_not_base64", lambda: pem.decode(text.replace(lines[2][:4], "@@@@"))
 refused("pem_none", lambda: pem.decode("hello", "CERTIFICATE REQUEST"),
         "no CERTIFICATE REQUEST block")
 refused("pem_limit", lambda: pem.decode(text * 3, limit=2), "more than 2")
+
+# Distinguished names
+pairs = [("C", "DE"), ("O", "Stadtwerke Süd"), ("OU", "Ladesäulen"), ("CN", "CP-0001")]
+name = dn.encode(pairs)
+expect("dn_round_trip", dn.decode(name, 0, len(name)) == pairs, dn.decode(name, 0, len(name)))
+expect("dn_country_printable", name[11:15] == b"\x13\x02DE")
+expect("dn_text", dn.text(pairs[:1] + pairs[3:]) == "C=DE, CN=CP-0001" and dn.text([]) == "empty name")
+other = der.seq(der.set_of(der.seq(der.oid("1.2.3.4"), der.utf8("x"))))
+expect("dn_other_attribute", dn.decode(other, 0, len(other)) == [("1.2.3.4", "x")])
+refused("dn_unknown_attribute", lambda: dn.encode([("XX", "y")]), "unknown attribute 'XX'")
+refused("dn_country_code", lambda: dn.encode([("C", "de")]), "two-letter country code")
+refused("dn_too_long", lambda: dn.encode([("CN", "x" * 65)]), "CN must have 1 to 64")
+refused("dn_not_a_set", lambda: dn.decode(der.seq(der.seq()), 0, 4), "not a SET")
 print("DONE %d" % len(results))
