@@ -100,15 +100,21 @@ class Pki:
 PSS = ("rsa_padding_mode:pss", "rsa_pss_saltlen:32", "rsa_mgf1_md:sha256")
 
 
-def make(d):
-    """Every certificate, key and signature of the module docstring, in d."""
-    k = Pki(d)
+def hierarchies(k):
+    """root (EC) > sub (RSA-2048, pathlen 0) > leaf (EC, CN=CP-0001), and
+    rroot (RSA-2048) > rleaf (RSA-2048)."""
     k.root("root", "/CN=Test Root/O=Test CPO")
     k.issue("sub", "/CN=Test Sub CA/O=Test CPO", "root", "rsa",
             "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\n")
     k.issue("leaf", "/C=DE/O=Test CPO/CN=CP-0001", "sub")
     k.root("rroot", "/CN=RSA Root", "rsa")
     k.issue("rleaf", "/CN=RSA Leaf", "rroot", "rsa")
+
+
+def make(d):
+    """Every certificate, key and signature of the module docstring, in d."""
+    k = Pki(d)
+    hierarchies(k)
     k.issue("pss", "/CN=PSS Leaf", "rroot", "ec", sigopt=PSS)
     k.root("impostor", "/CN=Test Root/O=Test CPO")
     k.root("other", "/CN=Other CA")

@@ -47,12 +47,7 @@ def micropython():
 
 def make_inputs(d, runs, rsa_runs):
     pki = crypto_pki.Pki(d)
-    pki.root("root", "/CN=Bench Root/O=Bench CPO")
-    pki.issue("sub", "/CN=Bench Sub CA/O=Bench CPO", "root", "rsa",
-              "basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign\n")
-    pki.issue("leaf", "/C=DE/O=Bench CPO/CN=CP-0001", "sub")
-    pki.root("rroot", "/CN=Bench RSA Root", "rsa")
-    pki.issue("rleaf", "/CN=Bench RSA Leaf", "rroot", "rsa")
+    crypto_pki.hierarchies(pki)
     start = crypto_pki.openssl("x509", "-in", pki.path("leaf.pem"), "-noout", "-startdate")
     now = crypto_pki.openssl_time(start.decode().split("=", 1)[1]) + 60
     with open(os.path.join(d, "crypto_bench_data.py"), "w") as f:

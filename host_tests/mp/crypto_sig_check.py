@@ -11,26 +11,9 @@ import pem
 import rsa
 import rsagen
 import x509
+from crypto_cases import done, expect, refused
 
 PKI, OUT = sys.argv[1], sys.argv[2]
-results = []
-
-
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
-
-
-def refused(name, fn, words):
-    try:
-        fn()
-    except ValueError as e:
-        expect(name, words in str(e), str(e))
-        return
-    except Exception as e:
-        expect(name, False, "raised %s: %s" % (type(e).__name__, e))
-        return
-    expect(name, False, "accepted")
 
 
 def read(name):
@@ -190,4 +173,4 @@ expect("rsa_key_der_round_trip", rsa.load(rk.der()).d == rk.d)
 write("rsa_gen.key.der", rk.der())
 write("rsa_gen.spki.der", rk.spki())
 write("rsa_gen.sig", rsig)
-print("DONE %d" % len(results))
+done()

@@ -9,29 +9,12 @@ import sys
 import certpath
 import pem
 import x509
+from crypto_cases import done, expect, refused
 
 PKI, NOW = sys.argv[1], int(sys.argv[2])
 with open(sys.argv[3]) as f:
     FACTS = json.load(f)
 DAY = 86400
-results = []
-
-
-def expect(name, cond, detail=""):
-    results.append(name)
-    print(("PASS %s" % name) if cond else ("FAIL %s: %r" % (name, detail)))
-
-
-def refused(name, fn, words):
-    try:
-        fn()
-    except ValueError as e:
-        expect(name, words in str(e), str(e))
-        return
-    except Exception as e:
-        expect(name, False, "raised %s: %s" % (type(e).__name__, e))
-        return
-    expect(name, False, "accepted")
 
 
 def read(name):
@@ -168,4 +151,4 @@ expect("firmware_wrong_signer", not certpath.verify_data(cert("fwsign_rsa"), dig
 refused("firmware_cert_of_other_hierarchy",
         lambda: certpath.validate([der("fwsign")], [root], NOW),
         "certificate 1 (CN=Firmware Signing, O=Maker): its issuer (CN=Manufacturer Root")
-print("DONE %d" % len(results))
+done()
