@@ -55,6 +55,8 @@ def make_inputs(d, runs, rsa_runs):
                           ("RLEAF", "rleaf"), ("RROOT", "rroot")):
             with open(pki.path(name + ".der"), "rb") as c:
                 f.write("%s = %r\n" % (var, c.read()))
+        with open(pki.path("sub.key.der"), "rb") as k:
+            f.write("RKEY = %r\n" % k.read())
         f.write("NOW = %d\nRUNS = %d\nRSA_RUNS = %d\n" % (now, runs, rsa_runs))
     return now
 

@@ -3,7 +3,8 @@
 # a MicroPython board or emulator, where it can be frozen into the image).
 # Its inputs come from the module crypto_bench_data (written by the host side):
 # LEAF, SUB, ROOT (an EC leaf below an RSA-2048 sub-CA below an EC root),
-# RLEAF, RROOT (RSA-2048 leaf and root), NOW, RUNS, RSA_RUNS, SEED.
+# RLEAF, RROOT (RSA-2048 leaf and root), RKEY (an RSA-2048 key, PKCS#1 DER,
+# for signing), NOW, RUNS, RSA_RUNS (key generations; 0 to skip them).
 # Prints "T name ms" per run, "S name value" for single figures, then DONE.
 import hashlib
 import time
@@ -15,7 +16,7 @@ import ecdsa
 import rsa
 import rsagen
 import x509
-from crypto_bench_data import LEAF, NOW, ROOT, RLEAF, RROOT, RSA_RUNS, RUNS, SUB
+from crypto_bench_data import LEAF, NOW, RKEY, ROOT, RLEAF, RROOT, RSA_RUNS, RUNS, SUB
 
 try:
     _ticks, _diff = time.ticks_us, time.ticks_diff
@@ -63,11 +64,12 @@ def bench():
     for _ in range(RSA_RUNS):
         _in_pow[0] = _in_pow[1] = 0
         t0 = _ticks()
-        rk = rsagen.generate()
+        rsagen.generate()
         print("T rsa_keygen %.3f" % _ms(t0))
         print("T rsa_keygen_in_pow %.3f" % (_in_pow[0] / 1000))
         print("T rsa_keygen_pows %d" % _in_pow[1])
     del rsagen.pow
+    rk = rsa.load(RKEY)
     rsig = timed("rsa_sign", lambda: rk.sign(digest), RUNS)
     timed("rsa_verify", lambda: rsa.verify_pkcs1(rk.public(), digest, rsig), RUNS)
     timed("csr_rsa", lambda: csr.build_pem(rk, "CP-0001", "Test CPO"), RUNS)
