@@ -7,7 +7,7 @@
 # for signing), NOW, RUNS, RSA_RUNS (key generations; 0 to skip them).
 # Prints "T name ms" per run, "S name value" for single figures, then DONE.
 # Run as a script it starts at once; imported (frozen into an image) it waits
-# for bench() to be called, so that QUIET can be set first.
+# for bench() to be called.
 import hashlib
 import time
 
@@ -30,32 +30,15 @@ except AttributeError:
         return a - b
 
 
-# True: time with interrupts off. For an emulated RP2040 (rp2040js), whose
-# emulated USB keeps the CDC interrupt busy: with it, an empty Python loop
-# ran 3 times slower than on the chip; without, as fast as measured on it.
-QUIET = False
-
-
 def _ms(t0):
     return _diff(_ticks(), t0) / 1000
-
-
-def _quiet(fn):
-    if not QUIET:
-        return fn()
-    import machine
-    irq = machine.disable_irq()
-    try:
-        return fn()
-    finally:
-        machine.enable_irq(irq)
 
 
 def timed(name, fn, n):
     out = None
     for _ in range(n):
         t0 = _ticks()
-        out = _quiet(fn)
+        out = fn()
         print("T %s %.3f" % (name, _ms(t0)))
     return out
 
@@ -83,7 +66,7 @@ def bench():
     for _ in range(RSA_RUNS):
         _in_pow[0] = _in_pow[1] = 0
         t0 = _ticks()
-        _quiet(rsagen.generate)
+        rsagen.generate()
         print("T rsa_keygen %.3f" % _ms(t0))
         print("T rsa_keygen_in_pow %.3f" % (_in_pow[0] / 1000))
         print("T rsa_keygen_pows %d" % _in_pow[1])
@@ -95,9 +78,8 @@ def bench():
     timed("x509_parse", lambda: x509.Certificate(LEAF), RUNS)
     timed("chain_ec_rsa_ec", lambda: certpath.validate([LEAF, SUB], [ROOT], NOW), RUNS)
     timed("chain_rsa", lambda: certpath.validate([RLEAF], [RROOT], NOW), RUNS)
-    # Costs of the primitives, for estimates on other chips (printed after,
-    # not while interrupts are off).
-    for line in _quiet(_primitives):
+    # Costs of the primitives, for estimates on other chips.
+    for line in _primitives():
         print(line)
     print("DONE")
 
