@@ -2,7 +2,7 @@
 crypto tests: a charge point operator hierarchy (EC root, RSA sub-CA with
 pathlen 0, EC leaf), an RSA root with PKCS#1 v1.5 and PSS signed leaves, a
 manufacturer root with firmware signing certificates and signatures, and the
-broken cases (a non-CA intermediate, an intermediate without keyCertSign, a
+broken cases (signatures with SHA-384, a non-CA intermediate, an intermediate without keyCertSign, a
 path too long for a pathlen, an impostor root with the root's name, an unknown
 critical extension, an intermediate and a root that expire before their leaf,
 a chain of six). Every certificate is written as DER (NAME.der) and PEM (NAME.pem), every
@@ -74,7 +74,8 @@ class Pki:
             f.write("[req]\ndistinguished_name=dn\n[dn]\n[x]\n" + ext)
         return p
 
-    def issue(self, name, subj, ca, kind="ec", ext=LEAF_EXT, days=30, csr=None, sigopt=()):
+    def issue(self, name, subj, ca, kind="ec", ext=LEAF_EXT, days=30, csr=None, sigopt=(),
+              md="sha256"):
         """NAME.pem signed by the CA named ca, for a new key or the given CSR."""
         if csr is None:
             key = self.key(name, kind)
@@ -83,7 +84,7 @@ class Pki:
         extfile = self._ext(name, ext)
         args = ["x509", "-req", "-in", csr, "-CA", self.path(ca + ".pem"),
                 "-CAkey", self.path(ca + ".key"), "-CAcreateserial", "-days", days,
-                "-sha256", "-extfile", extfile, "-extensions", "x",
+                "-" + md, "-extfile", extfile, "-extensions", "x",
                 "-out", self.path(name + ".pem")]
         for o in sigopt:
             args += ["-sigopt", o]
@@ -98,6 +99,7 @@ class Pki:
 
 
 PSS = ("rsa_padding_mode:pss", "rsa_pss_saltlen:32", "rsa_mgf1_md:sha256")
+PSS384 = ("rsa_padding_mode:pss", "rsa_pss_saltlen:48", "rsa_mgf1_md:sha384")
 
 
 def hierarchies(k):
@@ -116,6 +118,8 @@ def make(d):
     k = Pki(d)
     hierarchies(k)
     k.issue("pss", "/CN=PSS Leaf", "rroot", "ec", sigopt=PSS)
+    k.issue("sha384", "/CN=SHA-384 Leaf", "root", md="sha384")
+    k.issue("pss384", "/CN=PSS SHA-384 Leaf", "rroot", sigopt=PSS384, md="sha384")
     k.root("impostor", "/CN=Test Root/O=Test CPO")
     k.root("other", "/CN=Other CA")
     k.issue("nonca", "/CN=Not A CA", "root", "ec", LEAF_EXT)

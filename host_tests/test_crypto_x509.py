@@ -32,7 +32,8 @@ MUST = ["fields_leaf", "fields_sub", "fields_root", "fields_pss", "hash_data_lea
         "path_length_limit", "chain_too_long", "chain_too_big", "unknown_critical_extension",
         "leaf_usage", "tampered_signature", "tampered_tbs", "truncated_leaf", "garbled_root",
         "firmware_fw.sig.ec", "firmware_fw.sig.rsa", "firmware_fw.sig.pss",
-        "firmware_wrong_signer", "firmware_cert_of_other_hierarchy"]
+        "firmware_wrong_signer", "firmware_cert_of_other_hierarchy", "unsupported_signature_hash",
+        "unsupported_pss_still_parsed", "unsupported_pss"]
 # openssl's names for what x509.py reads.
 SIG_ALGS = {"ecdsa-with-SHA256": "ecdsa-sha256", "sha256WithRSAEncryption": "rsa-sha256",
             "rsassaPss": "rsa-pss-sha256"}

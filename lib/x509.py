@@ -43,7 +43,10 @@ def _sig_alg(buf, s, e):
     if _eq(buf, s, oe, rsa.RSA_SHA256) and params in (b"", der.NULL_ELEMENT):
         return "rsa-sha256", 0
     if _eq(buf, s, oe, rsa.RSA_PSS):
-        return "rsa-pss-sha256", _pss_salt(buf, oe, e)
+        salt = _pss_salt(buf, oe, e)
+        if salt is not None:
+            return "rsa-pss-sha256", salt
+        return "unsupported RSA-PSS parameters", 0
     return "unsupported " + der.oid_str(buf, os_, oe), 0
 
 
@@ -51,8 +54,9 @@ _SHA256_IDS = (der.seq(rsa.SHA256), der.seq(rsa.SHA256, der.NULL_ELEMENT))
 
 
 def _pss_salt(buf, s, e):
-    # RSASSA-PSS-params (RFC 4055): SHA-256 and MGF1 with SHA-256 are the only
-    # choices taken; the salt length defaults to 20.
+    # The salt length of RSASSA-PSS-params (RFC 4055; 20 when absent), or None
+    # when they choose other than SHA-256 and MGF1 with SHA-256 (the defaults
+    # are SHA-1, so both must be there).
     ps, pe = der.expect(buf, s, e, der.SEQUENCE, "RSA-PSS parameters")
     if pe != e:
         raise ValueError("certificate: bytes after the RSA-PSS parameters")
@@ -67,9 +71,7 @@ def _pss_salt(buf, s, e):
             salt = der.read_uint(buf, vs, ve, "RSA-PSS salt length")[0]
         elif tag != 0xa3 or buf[vs:ve] != der.integer(1):
             raise ValueError("certificate: unknown RSA-PSS parameter")
-    if not (hash_ok and mgf_ok):
-        raise ValueError("certificate: RSA-PSS other than with SHA-256 and MGF1-SHA-256")
-    return salt
+    return salt if hash_ok and mgf_ok else None
 
 
 class Certificate:

@@ -119,6 +119,13 @@ refused("chain_too_big", lambda: certpath.validate([der("leaf"), sub], [root], N
 refused("chain_empty", lambda: certpath.validate([], [root], NOW), "no certificate")
 refused("unknown_critical_extension", lambda: certpath.validate([der("crit")], [root], NOW),
         "certificate 1 (CN=Critical Unknown): unsupported critical extension 1.2.3.4")
+refused("unsupported_signature_hash", lambda: certpath.validate([der("sha384")], [root], NOW),
+        "certificate 1 (CN=SHA-384 Leaf), signed by trusted root (CN=Test Root, O=Test CPO): "
+        "signature algorithm unsupported 1.2.840.10045.4.3.3 with a ec key is not supported")
+expect("unsupported_pss_still_parsed", cert("pss384").sig_alg == "unsupported RSA-PSS parameters"
+       and cert("pss384").field("CN") == "PSS SHA-384 Leaf")
+refused("unsupported_pss", lambda: certpath.validate([der("pss384")], [der("rroot")], NOW),
+        "unsupported RSA-PSS parameters with a rsa key is not supported")
 refused("leaf_usage", lambda: certpath.validate([der("leaf"), sub], [root], NOW,
                                                 usage=x509.KEY_CERT_SIGN),
         L + ": its keyUsage does not allow this use")
