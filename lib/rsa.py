@@ -41,10 +41,11 @@ def check_public(n, e):
         raise ValueError("RSA key: bad modulus or public exponent")
 
 
-def _public_op(pub, sig, k):
-    # sig^e mod n as k bytes, or None when sig is not a k-byte number below n.
+def _public_op(pub, sig, n_bytes, k):
+    # sig^e mod n as k bytes, or None when sig is not an n_bytes-long number
+    # below n (n_bytes: the modulus' length) or the result needs more bytes.
     n, e = pub
-    if len(sig) != (bit_length(n) + 7) // 8:
+    if len(sig) != n_bytes:
         return None
     s = int.from_bytes(sig, "big")
     if s >= n:
@@ -66,7 +67,7 @@ def verify_pkcs1(pub, digest, sig):
     k = (bit_length(pub[0]) + 7) // 8
     if len(digest) != 32:
         return False
-    return _public_op(pub, sig, k) == _pkcs1_block(digest, k)
+    return _public_op(pub, sig, k, k) == _pkcs1_block(digest, k)
 
 
 def _mgf1(seed, n):
@@ -83,7 +84,7 @@ def verify_pss(pub, digest, sig, salt_len=32):
     pub = (n, e), with MGF1-SHA-256 and a salt of salt_len bytes (None: any)."""
     em_bits = bit_length(pub[0]) - 1
     k = (em_bits + 7) // 8
-    em = _public_op(pub, sig, k)
+    em = _public_op(pub, sig, (em_bits + 8) // 8, k)
     if em is None or len(digest) != 32 or k < 66 or em[-1] != 0xbc:
         return False
     top = 8 * k - em_bits
