@@ -101,9 +101,10 @@ def _affine(X, Y, Z):
 def mul(k, x, y):
     """k * (x, y) as affine (x, y), or None for the point at infinity:
     double-and-add, 256 doublings and one addition per set bit of k.
-    Tables of precomputed multiples (windows) save a fifth of the additions
-    but cost 16 points of heap, which measured worse than the time they save
-    is worth here."""
+    A table of 15 precomputed multiples (4-bit windows) halves the additions:
+    20 to 40 % faster on a PC, but about 5 % on the RP2040 (0.80 against
+    0.84 s, where the 256-bit arithmetic outweighs the Python around it), for
+    7 KB more heap (a 32-bit build, modules frozen). The heap is scarcer."""
     p = (x, y, 1)
     k %= N
     R = _INF
