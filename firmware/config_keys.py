@@ -104,7 +104,7 @@ KEYS = (
     # Security whitepaper edition 2, chapter 7
     ("AdditionalRootCertificateCheck", BOOL | RO, False, None),
     ("AuthorizationKey", STR | SECRET, "", (16, 40, "key")),
-    ("CertificateStoreMaxLength", INT | RO, 1, (0, None, "certificates")),
+    ("CertificateStoreMaxLength", INT | RO, 8, (0, None, "certificates")),
     ("CpoName", STR, "", (0, 64, None)),
     ("SecurityProfile", INT, 0, (0, 2, "0 none, 1 basic auth, 2 TLS with basic auth")),
     # Device-only settings (the serial REPL, never OCPP)

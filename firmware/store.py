@@ -63,6 +63,7 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
 #   fwjob         1        firmware/ocpp/fwupdate.py      none
 #   fwboot        1        lib/fwslot.py (the boot code; written by firmware/install.py too) none
 #   fwa/, fwb/    the firmware slots, folders of a bundle's files (lib/fwslot.py)
+#   csroot.pem, mfroot.pem  firmware/certstore.py (PEM text: the CA certificates)
 #   upload        the last diagnostics file (firmware/ocpp/diagnostics.py; text)
 #   log.txt, log.<n>.txt   lib/logfile.py (text for people, never read back as data)
 FILES = (" config 1 device 1 register 1 avail 1 tx 1 resetreason 1 txq 1 authcache 2"

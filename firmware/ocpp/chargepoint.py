@@ -21,6 +21,7 @@ What a handler (firmware/ocpp/actions/<Action>.py) may use, and nothing else
     cp.update         firmware updates (fwupdate.py): start(job), trigger(signed)
     cp.diag           diagnostics and log uploads (diagnostics.py): start(...), trigger(...)
     cp.security       the security events (secevents.py): event(type, info)
+    cp.certs          the CA certificates (firmware/certstore.py): install, ids, delete
     cp.vendors        vendorId -> fn(messageId, data) -> (status, data), DataTransfer
     cp.reset(kind)    stop every transaction and restart the board
 The session (session.py) works with cp.out alone.
@@ -42,6 +43,8 @@ from firmware.ocpp.limiter import Limiter
 from firmware.ocpp.secevents import SecurityEvents
 from firmware.ocpp.fwupdate import FirmwareUpdate
 from firmware.ocpp.diagnostics import Diagnostics
+from firmware.certstore import CertStore
+from firmware import signing
 
 
 class ChargePoint:
@@ -80,7 +83,9 @@ class ChargePoint:
         self.security = SecurityEvents(store)
         self.security.wake = out.wake.set
         out.security = self.security
+        self.certs = CertStore(store, cfg)
         self.update = FirmwareUpdate(cfg, store, board, conns, out, self.security, tls)
+        self.update.verify = signing.make(self.certs)
         self.diag = Diagnostics(cfg, store, out, self.security, self.dump, tls)
         out.rooms = [self.security, self.update, self.diag]
         out.changed(None, True)

@@ -154,7 +154,8 @@ class FirmwareUpdate:
             if (self._next_try is None or ticks_diff(ticks_ms(), self._next_try) >= 0) \
                     and wall() >= j["at"]:
                 self._task = asyncio.create_task(self._download())
-        elif ph == "downloaded" and self._task is None and not self._charging():
+        elif ph == "downloaded" and self._task is None and not self._charging() \
+                and wall() >= j.get("install_at", 0):
             self._task = asyncio.create_task(self._install())
 
     def _charging(self):
@@ -211,6 +212,8 @@ class FirmwareUpdate:
                 j["version"] = rd.manifest["version"]
                 j["phase"] = "downloaded"
                 self._status("SignatureVerified")
+                if j.get("install_at", 0) > wall():
+                    self._status("InstallScheduled", "at %s" % iso(j["install_at"]))
             else:
                 install.seal(self.data, slot, rd.manifest)
                 j["version"] = rd.manifest["version"]
