@@ -74,7 +74,11 @@ class FirmwareUpdate:
     def _status(self, st, why=None):
         j = self.job
         j["status"] = st
-        j["sent"] = False
+        # Every state is reported, in order (L01.FR.01), even when they follow
+        # each other faster than the central system answers.
+        owe = j.setdefault("owe", [])
+        owe.append(st)
+        del owe[:-8]
         if st in _END:
             j["phase"] = "done"
             if st != "Installed" and j.get("slot") and j["slot"] != fwslot.chosen:
@@ -102,7 +106,7 @@ class FirmwareUpdate:
         if self._task is not None:
             self._task.cancel()
             self._task = None
-        job.update({"phase": "wait", "tries": 0, "status": None, "sent": True, "from": VERSION})
+        job.update({"phase": "wait", "tries": 0, "status": None, "owe": [], "from": VERSION})
         self.job = job
         self._next_try = None
         self._save()
@@ -126,7 +130,7 @@ class FirmwareUpdate:
         st = fwslot.read(self.data) or {}
         if fwslot.chosen == j["slot"] and fwslot.trial:
             j["phase"] = "trial"
-            j["sent"] = True        # Installing went before the reset, or is moot now
+            j["owe"] = []           # Installing went before the reset, or is moot now
             log.info("update", "%s on trial: %s", j.get("version"), fwslot.note)
         elif fwslot.chosen == j["slot"]:
             self._installed()
@@ -306,7 +310,7 @@ class FirmwareUpdate:
             # The statuses go first when the link is up; a restart loses nothing
             # (they are on flash, and the new version reports the outcome).
             end = ticks_ms() + 3000
-            while not j.get("sent") and self.out.can_send() and ticks_diff(end, ticks_ms()) > 0:
+            while j.get("owe") and self.out.can_send() and ticks_diff(end, ticks_ms()) > 0:
                 await sleep_ms(50)
             log.warn("update", "restarting into %s", j.get("version"))
             for conn in self.conns[1:]:
@@ -322,9 +326,9 @@ class FirmwareUpdate:
     # ---- reporting
     def next_message(self):
         j = self.job
-        if j is None or j.get("sent") or self._sending or not j.get("status"):
+        if j is None or not j.get("owe") or self._sending:
             return None
-        st = self._sending = j["status"]
+        st = self._sending = j["owe"][0]
         if j.get("signed"):
             return ("SignedFirmwareStatusNotification", {"status": st, "requestId": j["rid"]},
                     self._answer)
@@ -332,10 +336,11 @@ class FirmwareUpdate:
 
     def _answer(self, res):
         st, self._sending = self._sending, False
-        # A newer status that came meanwhile is still owed.
-        if not isinstance(res, Exception) and self.job is not None and self.job["status"] == st:
-            self.job["sent"] = True
-            if self.job.get("phase") == "done":
+        j = self.job
+        owe = j.get("owe") if j is not None else None
+        if not isinstance(res, Exception) and owe and owe[0] == st:
+            owe.pop(0)
+            if j.get("phase") == "done" and not j["owe"]:
                 self._save()
 
     def trigger(self, signed):
