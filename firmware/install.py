@@ -17,7 +17,6 @@ import sys
 import json
 import fwslot
 from firmware.version import VERSION, parse
-from firmware.bundle import verify_folder
 
 # sys.implementation._mpy bits 10 and up: the native code this MicroPython
 # runs (py/persistentcode.h), as mpy-cross -march names it.
@@ -132,6 +131,7 @@ def seal(data, slot, m):
 
 
 def recheck(data, slot):
+    from firmware.bundle import verify_folder
     d = fwslot.slot_dir(data, slot)
     if not fwslot.complete(data, slot):
         return "slot %s is incomplete" % slot

@@ -96,8 +96,11 @@ class Conn:
             return "?"
 
     async def write(self, data):
-        self.w.write(data)
-        await self._t(self.w.drain(), "sending")
+        await self._t(self._write(data), "sending")
+
+    async def _write(self, data):
+        self.w.write(data)      # MicroPython tries the socket at once: it may raise here
+        await self.w.drain()
 
     async def close(self):
         w, self.w, self.r = self.w, None, None

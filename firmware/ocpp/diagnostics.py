@@ -20,8 +20,6 @@ import asyncio
 import log
 import logfile
 from compat import iso, parse_iso, sleep_ms
-from firmware.transfer import upload
-from netconn import TransferError
 
 FILE = "upload"
 RETRIES = 3
@@ -121,6 +119,8 @@ class Diagnostics:
         return n
 
     async def _upload(self):
+        from firmware.transfer import upload
+        from netconn import TransferError
         j = self.job
         tries = 0
         try:

@@ -32,10 +32,7 @@ import log
 import fwslot
 from compat import wall, iso, ticks_ms, ticks_diff, sleep_ms
 from firmware import install
-from firmware.bundle import Reader, BundleError
-from firmware.transfer import download
 from firmware.version import VERSION
-from netconn import TransferError
 
 JOB = "fwjob"
 RETRIES = 3
@@ -191,6 +188,10 @@ class FirmwareUpdate:
         self._status(st, why)
 
     async def _download(self):
+        # Loaded only for an update: the transfer code stays out of the heap.
+        from firmware.bundle import Reader, BundleError
+        from firmware.transfer import download
+        from netconn import TransferError
         j = self.job
         try:
             j["tries"] += 1
@@ -249,6 +250,7 @@ class FirmwareUpdate:
         self._status(st, why)
 
     def _manifest(self, m):
+        from firmware.bundle import BundleError
         why = install.suits(m, self.board.name, self.cfg.get("update_allow_downgrade"))
         if why is None:
             why = install.room(self.data, self.job["slot"], m)
@@ -261,6 +263,7 @@ class FirmwareUpdate:
         # The bundle's own signature: what UpdateFirmware installs when signed
         # updates are required. A signed request's signature covers the whole
         # file and is checked at the end.
+        from firmware.bundle import BundleError
         if self.job["signed"]:
             return
         if blk is None:
@@ -312,6 +315,7 @@ class FirmwareUpdate:
             end = ticks_ms() + 3000
             while j.get("owe") and self.out.can_send() and ticks_diff(end, ticks_ms()) > 0:
                 await sleep_ms(50)
+            self._save()            # what went needs no second sending
             log.warn("update", "restarting into %s", j.get("version"))
             for conn in self.conns[1:]:
                 if conn.ctl is not None:

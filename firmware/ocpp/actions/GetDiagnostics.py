@@ -5,7 +5,7 @@ from compat import parse_iso
 from firmware.ocpp.check import S, I, T, REQ
 from firmware.ocpp.actions.UpdateFirmware import job
 
-SCHEMA = {"location": (S | REQ, 512), "retries": (I,), "retryInterval": (I,),
+SCHEMA = {"location": (S | REQ, 1 << 30), "retries": (I,), "retryInterval": (I,),
           "startTime": (T,), "stopTime": (T,)}
 
 

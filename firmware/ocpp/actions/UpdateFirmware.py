@@ -7,7 +7,8 @@ from compat import parse_iso
 from firmware.ocpp.check import S, I, T, REQ
 from firmware.ocpp.rpc import CallError
 
-SCHEMA = {"location": (S | REQ, 512), "retries": (I,), "retrieveDate": (T | REQ,),
+# location is an anyURI without a length limit (the receive buffer bounds it).
+SCHEMA = {"location": (S | REQ, 1 << 30), "retries": (I,), "retrieveDate": (T | REQ,),
           "retryInterval": (I,)}
 
 
