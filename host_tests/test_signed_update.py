@@ -5,12 +5,11 @@ signature checked on the charger; a bad signature, a certificate of another
 root, and signed updates required for UpdateFirmware."""
 import base64
 import os
-import shutil
-import subprocess
 
 import pytest
 
 import release
+from crypto_pki import Pki, need_openssl, openssl
 from fileserver import FileServer
 
 CP = "cp-sig"
@@ -20,44 +19,22 @@ FINAL = ("Installed", "InstallationFailed", "DownloadFailed", "InvalidSignature"
          "InstallVerificationFailed")
 
 
-def _openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, capture_output=True, timeout=60)
-
-
-def _root(d, name, key_args):
-    key, pem = os.path.join(d, name + ".key"), os.path.join(d, name + ".pem")
-    _openssl("req", "-x509", "-newkey", *key_args, "-nodes", "-keyout", key, "-out", pem,
-             "-days", "3", "-subj", "/CN=" + name, "-addext", "basicConstraints=critical,CA:TRUE",
-             "-addext", "keyUsage=critical,keyCertSign")
-    return key, pem
-
-
-def _leaf(d, name, ca_key, ca, key_args):
-    key, csr, pem = (os.path.join(d, name + x) for x in (".key", ".csr", ".pem"))
-    _openssl("req", "-newkey", *key_args, "-nodes", "-keyout", key, "-out", csr,
-             "-subj", "/CN=" + name)
-    ext = os.path.join(d, name + ".ext")
-    with open(ext, "w") as f:
-        f.write("keyUsage=critical,digitalSignature\n")
-    _openssl("x509", "-req", "-in", csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial",
-             "-out", pem, "-days", "2", "-extfile", ext)
-    return key, pem
+FW_EXT = "keyUsage=critical,digitalSignature\n"
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
-    if not shutil.which("openssl"):
-        pytest.skip("openssl not available to make test certificates")
+    need_openssl()
     d = str(tmp_path_factory.mktemp("pki"))
-    ec = ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-    rsa = ["rsa:2048"]
-    out = {"dir": d}
-    out["root_key"], out["root"] = _root(d, "Maker Root", rsa)
-    out["key"], out["cert"] = _leaf(d, "Maker Firmware", out["root_key"], out["root"], ec)
-    out["rsa_key"], out["rsa_cert"] = _leaf(d, "Maker Firmware RSA", out["root_key"],
-                                            out["root"], rsa)
-    ok, other = _root(d, "Other Root", ec)
-    out["other_key"], out["other_cert"] = _leaf(d, "Other Firmware", ok, other, ec)
+    k = Pki(d)
+    k.root("root", "/CN=Maker Root", "rsa")
+    k.issue("fw", "/CN=Maker Firmware", "root", "ec", FW_EXT)
+    k.issue("fwrsa", "/CN=Maker Firmware RSA", "root", "rsa", FW_EXT)
+    k.root("other", "/CN=Other Root")
+    k.issue("otherfw", "/CN=Other Firmware", "other", "ec", FW_EXT)
+    out = {"dir": d, "root": k.path("root.pem"), "key": k.path("fw.key"),
+           "cert": k.path("fw.pem"), "rsa_key": k.path("fwrsa.key"),
+           "rsa_cert": k.path("fwrsa.pem"), "other_cert": k.path("otherfw.pem")}
     srv = os.path.join(d, "srv")
     os.makedirs(srv)
     out["signed"] = release.release("sim", NEW, key=out["key"], cert=out["cert"], out_dir=srv)
@@ -193,7 +170,7 @@ def test_bundle_signature_is_over_the_manifest(pki):
     with open(sig, "wb") as f:
         f.write(base64.b64decode(blk["sig"]))
     pub = os.path.join(pki["dir"], "pub.pem")
-    _openssl("x509", "-in", pki["cert"], "-pubkey", "-noout", "-out", pub)
+    openssl("x509", "-in", pki["cert"], "-pubkey", "-noout", "-out", pub)
     for payload, s in ((manifest, sig), (data, None)):
         if s is None:
             s = os.path.join(pki["dir"], "w.sig")
@@ -202,4 +179,4 @@ def test_bundle_signature_is_over_the_manifest(pki):
         src = os.path.join(pki["dir"], "payload")
         with open(src, "wb") as f:
             f.write(payload)
-        _openssl("dgst", "-sha256", "-verify", pub, "-signature", s, src)
+        openssl("dgst", "-sha256", "-verify", pub, "-signature", s, src)

@@ -88,16 +88,7 @@ async def stor(url, path, size, timeout_s=30):
     c, d, rpath = await _session(url, timeout_s)
     try:
         await _cmd(c, "STOR " + rpath, (125, 150))
-        buf = bytearray(1024)
-        with open(path, "rb") as f:
-            left = size
-            while left > 0:
-                k = f.readinto(buf)
-                if not k:
-                    raise TransferError("local", "%s is shorter than %d bytes" % (path, size))
-                k = min(k, left)
-                await d.write(bytes(buf[:k]))
-                left -= k
+        await d.send_file(path, size)
         await _end(c, d)
     finally:
         await d.close()

@@ -148,16 +148,7 @@ async def send(url, path, size, name, ctx=None, timeout_s=30, method="PUT"):
                                 "Content-Length: %d" % (len(pre) + size + len(post))]))
         if pre:
             await c.write(pre)
-        buf = bytearray(_CHUNK)
-        with open(path, "rb") as f:
-            left = size
-            while left > 0:
-                k = f.readinto(buf)
-                if not k:
-                    raise TransferError("local", "%s is shorter than %d bytes" % (path, size))
-                k = min(k, left)
-                await c.write(bytes(buf[:k]))
-                left -= k
+        await c.send_file(path, size)
         if post:
             await c.write(post)
         status, _h = await _head(c)

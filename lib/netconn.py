@@ -102,6 +102,19 @@ class Conn:
         self.w.write(data)      # MicroPython tries the socket at once: it may raise here
         await self.w.drain()
 
+    async def send_file(self, path, size):
+        """The first size bytes of the local file path, 1 KB at a time."""
+        buf = bytearray(1024)
+        with open(path, "rb") as f:
+            left = size
+            while left > 0:
+                k = f.readinto(buf)
+                if not k:
+                    raise TransferError("local", "%s is shorter than %d bytes" % (path, size))
+                k = min(k, left)
+                await self.write(bytes(buf[:k]))
+                left -= k
+
     async def close(self):
         w, self.w, self.r = self.w, None, None
         if w is not None:
