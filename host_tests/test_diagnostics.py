@@ -106,3 +106,29 @@ def test_time_window_and_a_missing_server(csms, make_charger, servers):
     csms.wait_for(lambda m: done(csms, "DiagnosticsStatusNotification")[-1:] == [
         {"status": "UploadFailed"}], 30)
     assert "upload failed: cannot connect to 127.0.0.1" in ch.log()
+
+
+def test_security_event_queue(runtime, tmp_path):
+    # firmware/ocpp/secevents.py on both runtimes (host_tests/mp/secevents_check.py).
+    import mprun
+    mprun.must_pass(runtime, os.path.join(mprun.ROOT, "host_tests", "mp", "secevents_check.py"),
+                    str(tmp_path), ["first event first", "after a restart the unconfirmed one is "
+                                    "next", "undelivered kept", "setup.apply records it"], 10)
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_security_events_wait_for_the_central_system(csms, make_charger):
+    # Events of a charger that never reached its central system are on flash,
+    # through a power cut, and all go once it connects.
+    ch = make_charger("ws://127.0.0.1:%d" % free_port(), CP).start()
+    time.sleep(2)
+    ch.kill()
+    ch.csms_url = csms.url
+    ch.start()
+    online(ch)
+    csms.wait_for(lambda m: len([r for r in m if r["action"] == "SecurityEventNotification"
+                                 and r["direction"] == "in"]) >= 2, 20)
+    got = [r["payload"] for r in csms.messages(cp_id=CP, action="SecurityEventNotification",
+                                               direction="in")]
+    assert [p["type"] for p in got[:2]] == ["StartupOfTheDevice", "StartupOfTheDevice"]
+    assert got[0]["timestamp"] <= got[1]["timestamp"]
