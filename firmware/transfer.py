@@ -7,18 +7,6 @@ from netconn import TransferError
 import httpc
 import ftpc
 
-PROTOCOLS = ("FTP", "HTTP", "HTTPS")
-
-
-def check(location):
-    """None, or why the location cannot be used (a one-line answer)."""
-    try:
-        parse(location)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
 def _scheme(location):
     try:
         return parse(location)[0]

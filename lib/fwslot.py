@@ -108,7 +108,7 @@ def complete(data, s):
 def select(data="data"):
     """Decide what runs and put it first on the import path; call before
     importing anything of the firmware or the board."""
-    global chosen, trial, note, _data
+    global trial, note, _data
     _data = data
     st = read(data)
     if st is None:
