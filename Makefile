@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 
 BOARD ?= esp32
 
-.PHONY: run test bench soak fuzz deploy configure firmware venv clean
+.PHONY: run test bench soak fuzz deploy configure firmware release venv clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,12 @@ configure: $(STAMP)
 firmware:
 	@test "$(origin BOARD)" != "file" || { echo 'usage: make firmware BOARD=rp2040|rp2040-emu|twin|esp32'; exit 2; }
 	@$(PYTHON) tools/images.py $(BOARD)
+
+# A release bundle for updates over the air (tools/release.py): the board's
+# .mpy files, a manifest with their SHA-256, optionally signed (ARGS="--key
+# k.pem --cert c.pem").
+release: $(STAMP)
+	@$(PY) tools/release.py --board $(BOARD) $(ARGS)
 
 bench: $(STAMP)
 	@$(PY) tools/bench.py $(ARGS)

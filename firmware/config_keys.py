@@ -76,7 +76,8 @@ KEYS = (
     ("StopTxnSampledData", CSL, (), ("measurand", "StopTxnSampledDataMaxLength")),
     ("StopTxnSampledDataMaxLength", INT | RO, 8, (0, None, "items")),
     ("SupportedFeatureProfiles", CSL | RO,
-     ("Core", "LocalAuthListManagement", "Reservation", "SmartCharging", "RemoteTrigger"),
+     ("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation", "SmartCharging",
+      "RemoteTrigger"),
      (("Core", "FirmwareManagement", "LocalAuthListManagement", "Reservation",
        "SmartCharging", "RemoteTrigger"), "SupportedFeatureProfilesMaxLength")),
     ("SupportedFeatureProfilesMaxLength", INT | RO, 6, (0, None, "items")),
@@ -84,8 +85,9 @@ KEYS = (
     ("TransactionMessageRetryInterval", INT, 60, (1, None, "seconds")),
     ("UnlockConnectorOnEVSideDisconnect", BOOL, True, None),
     ("WebSocketPingInterval", INT, 60, (0, None, "seconds; 0 turns client pings off")),
-    # 9.5 Firmware management (errata): no file transfers yet, hence empty.
-    ("SupportedFileTransferProtocols", CSL | RO, (), (("FTP", "FTPS", "HTTP", "HTTPS"), 4)),
+    # 9.5 Firmware management (errata): what firmware/transfer.py speaks.
+    ("SupportedFileTransferProtocols", CSL | RO, ("FTP", "HTTP", "HTTPS"),
+     (("FTP", "FTPS", "HTTP", "HTTPS"), 4)),
     # 9.2 Local auth list management
     ("LocalAuthListEnabled", BOOL, True, None),
     ("LocalAuthListMaxLength", INT | RO, 1000, (0, None, "identifiers")),
@@ -102,7 +104,7 @@ KEYS = (
     # Security whitepaper edition 2, chapter 7
     ("AdditionalRootCertificateCheck", BOOL | RO, False, None),
     ("AuthorizationKey", STR | SECRET, "", (16, 40, "key")),
-    ("CertificateStoreMaxLength", INT | RO, 1, (0, None, "certificates")),
+    ("CertificateStoreMaxLength", INT | RO, 8, (0, None, "certificates")),
     ("CpoName", STR, "", (0, 64, None)),
     ("SecurityProfile", INT, 0, (0, 2, "0 none, 1 basic auth, 2 TLS with basic auth")),
     # Device-only settings (the serial REPL, never OCPP)
@@ -121,4 +123,8 @@ KEYS = (
     ("free_vend", BOOL | DEV, False, None),
     ("free_vend_tag", STR | DEV, "FreeVend", (1, 20, "id")),
     ("resume_after_power_loss", BOOL | DEV, False, None),
+    # Updates over the air (firmware/ocpp/fwupdate.py)
+    ("update_signed_only", BOOL | DEV, False, None),
+    ("update_allow_downgrade", BOOL | DEV, False, None),
+    ("update_trial_s", INT | DEV, 600, (10, 3600, "seconds a new version has to reach BootNotification accepted")),
 )

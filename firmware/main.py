@@ -11,6 +11,7 @@ from firmware.evse.controller import Controller
 from firmware.ocpp.chargepoint import ChargePoint
 from firmware.ocpp.session import Session
 import ws as wslib
+from firmware import cacert
 
 WDT_MS = 8000
 
@@ -47,7 +48,7 @@ class App:
                 "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
                 "connector": c}))
-        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register)
+        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls)
         self.session = None
         self.configured = False
 
@@ -70,24 +71,30 @@ class App:
 
     def _tls(self):
         # Security profile 2: TLS with the central system's certificate checked
-        # against the CA file the user installed (setup.security(2, key, ca)).
+        # against its CAs: the file the user installed (setup.security(2, key,
+        # ca)) and those the central system installed (firmware/certstore.py).
+        # Also the context of https:// file transfers.
         import ssl
-        from firmware import cacert
+        from firmware.certstore import CS
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        certs = self.cp.certs.ders(CS)
         ca = self.cfg.get("ca_cert_file")
-        if ca:
+        if certs or ca:
+            # A CA file that does not load leaves nothing trusted: no connection,
+            # never an unverified one.
             ctx.verify_mode = ssl.CERT_REQUIRED
             try:
-                certs = cacert.ders(ca)
+                if not certs:
+                    raise ValueError("no certificate could be read from it")
                 for der in certs:
                     ctx.load_verify_locations(cadata=der)
-                if len(certs) == cacert.MAX_CERTS:
-                    log.warn("main", "%s: only its first %d certificates are used", ca, len(certs))
             except Exception as e:
                 log.error("main", "CA certificate %s cannot be loaded: %s; "
-                          "set it with setup.security(2, key, ca)", ca, e)
+                          "set it with setup.security(2, key, ca)", ca or "csroot.pem", e)
+            if len(certs) == cacert.MAX_CERTS:
+                log.warn("main", "only the first %d CA certificates are used", len(certs))
         else:
-            log.warn("main", "wss:// without a CA certificate: the server is not verified; "
+            log.warn("main", "TLS without a CA certificate: the server is not verified; "
                      "set one with setup.security(2, key, ca)")
             if hasattr(ctx, "check_hostname"):
                 ctx.check_hostname = False      # CPython refuses CERT_NONE before this
@@ -95,8 +102,12 @@ class App:
         return ctx
 
     def status(self):
+        import fwslot
+        from firmware.version import VERSION
         s = self.cp.snapshot()
         s["configured"] = self.session is not None
+        s["firmware"] = {"version": VERSION, "slot": fwslot.chosen, "trial": fwslot.trial,
+                         "update": self.cp.update.status()}
         return s
 
     def boot_ms(self):

@@ -129,8 +129,24 @@ def apply(pairs, source="repl"):
         print("ok: " + msg)
     if reboot:
         print(RESTART)
+    if source == "repl":
+        _security_event("set " + ", ".join([k for k, _v in order]))
     _flush()
     return True
+
+
+def _security_event(what):
+    # A change by hand at the serial port (whitepaper section 8): queued for
+    # the central system, by the running firmware or straight on flash.
+    app = _ran()[0]
+    if app is not None and not _ran()[1]:
+        app.cp.security.event("ReconfigurationOfSecurityParameters", "REPL: " + what)
+        return
+    from firmware.ocpp.secevents import record
+    try:
+        record(_st(), "ReconfigurationOfSecurityParameters", "REPL: " + what)
+    except OSError as e:
+        print("note: the security event could not be kept on flash: %s" % e)
 
 
 def set(key, value):
@@ -336,6 +352,7 @@ def reset(everything=False):
             except OSError:
                 pass
     _own = None
+    _security_event("factory reset" + (" with the data erased" if everything else ""))
     print("ok: settings back to factory defaults%s" % (" and data erased" if everything else ""))
     if need or d or everything:
         print(RESTART)

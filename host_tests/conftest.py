@@ -37,3 +37,12 @@ def make_charger(tmp_path, runtime):
     yield make
     for c in made:
         c.stop()
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """The openssl-made certificates, keys and signatures of crypto_pki.py,
+    made once per test run (about 160 openssl calls)."""
+    import crypto_pki
+    crypto_pki.need_openssl()
+    return crypto_pki.make(tmp_path_factory.mktemp("pki"))

@@ -8,7 +8,11 @@ The scripted demo boots the charger and plays one charging session: plug, tag,
 charge with meter values, a current limit from the central system that the
 power follows, stop by tag, unplug, then prints a summary. --interactive keeps both
 running and reads commands: status, plug, unplug, ev B|C|D, rfid TAG, net up|down,
-fault rcd|short|diode|weld on|off, call Action {json}, quit.
+fault rcd|short|diode|weld on|off, call Action {json}, update [VERSION], quit.
+`update` makes a release bundle of this tree for the simulated board
+(tools/release.py, version 0.2.1 unless named), serves it over HTTP on
+127.0.0.1 (tools/fileserver.py) and sends UpdateFirmware: the charger
+downloads it, restarts into it on trial and confirms it.
 """
 import argparse
 import json
@@ -122,9 +126,24 @@ def scripted(ch, srv, seconds):
         stop["meterStop"], stop["reason"]))
 
 
+def _update(ch, srv, version, files):
+    import release
+    from fileserver import FileServer
+    if not files:
+        files.append(FileServer(tempfile.mkdtemp(prefix="evse-bundles-")).start())
+    fs = files[0]
+    path = release.release("sim", version, source=ch.runtime == "cpython", out_dir=fs.folder)
+    url = fs.url + "/" + os.path.basename(path)
+    say("demo", "bundle %s (%d bytes) served at %s" % (os.path.basename(path),
+                                                       os.path.getsize(path), url))
+    return srv.call(CP_ID, "UpdateFirmware", {"location": url,
+                                              "retrieveDate": "2020-01-01T00:00:00Z"})
+
+
 def interactive(ch, srv):
     say("demo", "commands: status, plug, unplug, ev B|C|D, rfid TAG, net up|down, "
-        "fault KIND on|off, call Action {json}, quit")
+        "fault KIND on|off, call Action {json}, update [VERSION], quit")
+    files = []
     for line in sys.stdin:
         w = line.split(None, 2)
         if not w:
@@ -147,11 +166,15 @@ def interactive(ch, srv):
                 ans = ch.ctl("fault", connector=1, kind=w[1], on=w[2].strip() == "on")
             elif cmd == "call":
                 ans = srv.call(CP_ID, w[1], json.loads(w[2]) if len(w) > 2 else {})
+            elif cmd == "update":
+                ans = _update(ch, srv, w[1].strip() if len(w) > 1 else "0.2.1", files)
             else:
                 ans = {"ok": False, "error": "unknown command %s" % cmd}
         except Exception as e:
             ans = {"ok": False, "error": str(e)}
         say("demo", json.dumps(ans))
+    for fs in files:
+        fs.stop()
 
 
 def main(argv=None):

@@ -22,7 +22,9 @@
 4. verify  read the hashes again: every file must match the build.
 5. reset   hard reset (mpremote reset), so the board starts the new firmware.
 
-What lands on the board (its root is "/"; data/ is never touched):
+What lands on the board (its root is "/"; of data/ only data/fwboot goes, so that
+the version installed by cable runs, not a slot an update over the air left,
+lib/fwslot.py):
     main.py            boards/main.py: builds the board and runs the firmware
     lib/board.mpy      the driver boards/<board>/board.py (+ any other .py there)
     lib/mport.mpy      boards/common/: what the ESP32 and RP2040 drivers share
@@ -402,7 +404,7 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
             out("  would remove " + p)
         return 0
     dirs = sorted(set(p.rsplit("/", 1)[0] for p in want if "/" in p))
-    prep = ["import os"]
+    prep = ["import os", "try:\n os.remove('data/fwboot')\nexcept OSError:\n pass"]
     for d in _with_parents(dirs):
         prep.append("try:\n os.mkdir(%r)\nexcept OSError:\n pass" % d)
     for p in stale:

@@ -63,6 +63,12 @@ def _no_smart(p, c):
     return not c.smart
 
 
+def _bad_retries(p, c):
+    # actions/UpdateFirmware.job: retries 0..100, retryInterval 0..86400 s.
+    r, i = p.get("retries"), p.get("retryInterval")
+    return (r is not None and not 0 <= r <= 100) or (i is not None and not 0 <= i <= 86400)
+
+
 SEMANTIC = {
     "ChangeAvailability": ((_PCV, _no_connector(0)),),
     "UnlockConnector": ((_PCV, _no_connector(1)),),
@@ -72,6 +78,10 @@ SEMANTIC = {
     "SetChargingProfile": ((_PCV, _no_connector(0)), ("NotSupported", _no_smart)),
     "ClearChargingProfile": (("NotSupported", _no_smart),),
     "GetCompositeSchedule": (("NotSupported", _no_smart),),
+    "UpdateFirmware": ((_PCV, _bad_retries),),
+    "GetDiagnostics": ((_PCV, _bad_retries),),
+    "GetLog": ((_PCV, _bad_retries),),
+    "SignedUpdateFirmware": ((_PCV, _bad_retries),),
 }
 # Enum fields whose unknown value the spec answers with a status, not a
 # CALLERROR (5.17: TriggerMessage of an unknown message is NotImplemented).
@@ -99,10 +109,24 @@ def _rfc3339(v):
         int(m.group(9)) < 24 and int(m.group(10)) < 60))
 
 
+def _inline(x, defs):
+    # The whitepaper's schemas name their types in "definitions": put each in
+    # its place, so the generators and the checks see one plain schema.
+    if isinstance(x, dict):
+        ref = x.get("$ref", "")
+        if ref.startswith("#/definitions/"):
+            return _inline(defs[ref[14:]], defs)
+        return dict((k, _inline(v, defs)) for k, v in x.items())
+    if isinstance(x, list):
+        return [_inline(v, defs) for v in x]
+    return x
+
+
 def _load(action, parse_float=float):
     with open(os.path.join(SCHEMA_DIR, action + ".json"), encoding="utf-8-sig") as f:
         s = json.loads(f.read(), parse_float=parse_float)
     s.pop("$schema", None)
+    s = _inline(s, s.pop("definitions", {}))
     # Spec 7.13: chargingSchedulePeriod is 1..*; the schema files forgot minItems.
     stack = [s]
     while stack:

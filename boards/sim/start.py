@@ -5,11 +5,10 @@
 #            [--ev B|C]              (an EV plugged in on every connector at power-up)
 #            [--clock unset]         (the RTC at the embedded ports' epoch, as after a power loss)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
+# The boot code (lib/fwslot.py) chooses the firmware slot before anything of
+# the firmware or the board is imported.
 import sys
-import asyncio
-import log
-import board
-from firmware.main import App
+import fwslot
 
 
 def _args(argv):
@@ -38,6 +37,15 @@ _RTC_EPOCH = 946684800
 
 
 async def _main(opts):
+    import asyncio
+    import log
+    import logfile
+    import board
+    from firmware.main import App
+    # The log on the simulated flash, as a board keeps it (diagnostics upload it).
+    lf = logfile.LogFile(opts["data"])
+    log.add_sink(lf.sink)
+    asyncio.create_task(lf.run())
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
     b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
     if opts.get("ev"):
@@ -62,6 +70,7 @@ async def _main(opts):
     if opts["control"]:
         import control
         await control.start(opts["control"], b, app, probe)
+    asyncio.create_task(fwslot.guard(b))
     await app.run()
 
 
@@ -75,10 +84,20 @@ def main():
         os.mkdir(opts["data"])
     except OSError:
         pass
+    fwslot.select(opts["data"])
+    print("boot: " + fwslot.note)
+    import asyncio
     try:
         asyncio.run(_main(opts))
     except KeyboardInterrupt:
-        log.info("sim", "stopped")
+        print("sim: stopped")
+    except Exception as e:
+        print("sim: firmware stopped: %s: %s" % (e.__class__.__name__, e))
+        # A version on trial that fails at start goes back at once; the
+        # launcher restarts the process (exit 3, a reset).
+        if fwslot.stopped():
+            sys.exit(3)
+        raise
 
 
 main()

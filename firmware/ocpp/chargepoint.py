@@ -19,6 +19,10 @@ What a handler (firmware/ocpp/actions/<Action>.py) may use, and nothing else
     cp.out            the outbox: can_send(), send(), status_message(c), owe_status(c),
                       clock, boot, boot_requested, wake
     cp.auth, cp.locallist, cp.reservations, cp.smart, cp.limiter
+    cp.update         firmware updates (fwupdate.py): start(job), trigger(signed)
+    cp.diag           diagnostics and log uploads (diagnostics.py): start(...), trigger(...)
+    cp.security       the security events (secevents.py): event(type, info)
+    cp.certs          the CA certificates (firmware/certstore.py): install, ids, delete
     cp.vendors        vendorId -> fn(messageId, data) -> (status, data), DataTransfer
     cp.reset(kind)    stop every transaction and restart the board
 The session (session.py) works with cp.out alone.
@@ -37,10 +41,15 @@ from firmware.ocpp.reservation import Reservations
 from firmware.ocpp.locallist import LocalList
 from firmware.ocpp.smart import Smart
 from firmware.ocpp.limiter import Limiter
+from firmware.ocpp.secevents import SecurityEvents
+from firmware.ocpp.fwupdate import FirmwareUpdate
+from firmware.ocpp.diagnostics import Diagnostics
+from firmware.certstore import CertStore
+from firmware import signing
 
 
 class ChargePoint:
-    def __init__(self, board, cfg, store, controllers=None, register=None):
+    def __init__(self, board, cfg, store, controllers=None, register=None, tls=None):
         self.board = board
         self.cfg = cfg
         self.store = store
@@ -72,7 +81,18 @@ class ChargePoint:
                 conn.ctl.listener = conn.on_evse
         load_availability(store, conns)
         self.txs.recover(ctls)
+        self.security = SecurityEvents(store)
+        self.security.wake = out.wake.set
+        out.security = self.security
+        self.certs = CertStore(store, cfg)
+        self.update = FirmwareUpdate(cfg, store, board, conns, out, self.security, tls)
+        self.update.verify = signing.make(self.certs)
+        self.diag = Diagnostics(cfg, store, out, self.security, self.dump, tls)
+        out.rooms = [self.security, self.update, self.diag]
         out.changed(None, True)
+        import fwslot
+        from firmware.version import VERSION
+        self.security.event("StartupOfTheDevice", "firmware %s, %s" % (VERSION, fwslot.note))
 
     def _clock(self):
         # The central system set the clock: queued times become real ones before
@@ -136,11 +156,37 @@ class ChargePoint:
             for conn in self.conns[1:]:
                 conn.tick()
             self.txs.tick()
+            self.update.tick()
             self.out.tick()
             self.reservations.expire()
             if self.register is not None and None not in ctls:
                 self.register.tick(ctls)
             await sleep_ms(200)
+
+    def dump(self):
+        """The status part of a diagnostics file, one line at a time."""
+        import fwslot
+        from compat import iso, ticks_ms
+        from firmware.version import VERSION
+        out = self.out
+        yield "charge point %s, %s" % (self.cfg.get("charge_point_id"), iso())
+        yield "firmware %s (%s), board %s, up %d s" % (VERSION, fwslot.note, self.board.name,
+                                                       ticks_ms() // 1000)
+        yield "central system: %s, boot %s; %d transaction message(s) waiting" % (
+            "online" if out.online else "offline", out.boot, self.queue.pending)
+        for c in range(self.n + 1):
+            ctl = self.conns[c].ctl if c else None
+            yield "connector %d: %s %s%s" % (c, out.status[c], out.error[c], (
+                ", fault %s" % ctl.fault) if ctl is not None and ctl.fault else "")
+        try:
+            import gc
+            gc.collect()
+            yield "heap: %d bytes free" % gc.mem_free()
+        except AttributeError:
+            pass
+        yield "settings (secrets hidden):"
+        for line in self.cfg.show():
+            yield "  " + line
 
     def snapshot(self):
         out = self.out

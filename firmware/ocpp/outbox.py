@@ -5,8 +5,10 @@ StatusNotification), the messages that are not about a transaction
 Diagnostics- and FirmwareStatusNotification), each built once, here or in
 the room that owns it, for the normal flow and for TriggerMessage (5.17,
 actions/TriggerMessage.py), and the order everything goes in:
-the statuses owed, then the messages waiting in RAM, then the head of the
-transaction queue (firmware/ocpp/transaction.py builds and answers those).
+the statuses owed, then the messages waiting in RAM, then those of the rooms
+in `rooms` (security events, firmware and diagnostics statuses: each keeps
+its own until it is answered), then the head of the transaction queue
+(firmware/ocpp/transaction.py builds and answers those).
 The session (firmware/ocpp/session.py) sends what next_message() gives.
 
     out = Outbox(cfg, rpc, board, conns)   then out.res, out.txs (they need it first)
@@ -26,11 +28,10 @@ While the boot is Pending only what the central system triggered goes (4.2).
 """
 import asyncio
 import log
-from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso, MAX_BACK_S
+from compat import iso, ticks_ms, ticks_diff, set_wall, parse_iso, MAX_BACK_S, wall, wall_known
 from firmware.ocpp.rpc import LinkDown
 from firmware.ocpp.transaction import meter_values
-
-FIRMWARE_VERSION = "0.1.0"
+from firmware.version import VERSION
 _RAM = 4             # non-transaction messages waiting in RAM (they are not kept offline)
 _SETTLE = ("SuspendedEV", "SuspendedEVSE")
 _SETTLE_S = 1
@@ -45,6 +46,7 @@ class Outbox:
         self.res = None              # the reservations, which end on some statuses
         self.txs = None              # the transactions, whose queue goes last
         self.on_time = None          # fn() after the central system set the clock
+        self.security = None         # the security events (secevents.py)
         n = len(conns) - 1
         self.n = n
         self.status = ["Available"] * (n + 1)
@@ -56,6 +58,7 @@ class Outbox:
         self.boot = None             # last BootNotification status, None before the first answer
         self.boot_requested = False  # TriggerMessage(BootNotification) while Pending
         self.ram = []                # (action, payload, on_answer) not tied to a transaction
+        self.rooms = []              # rooms with a next_message() of their own
 
     # ---- the link
     def can_send(self):
@@ -92,6 +95,10 @@ class Outbox:
                     return "StatusNotification", self.status_message(c), None
         if self.ram:
             return self.ram.pop(0)
+        for r in self.rooms:
+            m = r.next_message()
+            if m is not None:
+                return m
         return self.txs.next_message()
 
     # ---- the messages
@@ -100,12 +107,13 @@ class Outbox:
         return {"chargePointVendor": b.vendor[:20], "chargePointModel": b.model[:20],
                 "chargePointSerialNumber": b.unique_id()[:25],
                 "chargeBoxSerialNumber": b.unique_id()[:25],
-                "firmwareVersion": FIRMWARE_VERSION}
+                "firmwareVersion": VERSION}
 
     def clock(self, res):
         """The currentTime of a BootNotification or Heartbeat answer sets the clock."""
         s = res.get("currentTime") if isinstance(res, dict) else None
         if isinstance(s, str):
+            before = wall() if wall_known() else None
             try:
                 t = parse_iso(s)
             except ValueError:
@@ -115,6 +123,9 @@ class Outbox:
                 log.warn("boot", "central system time %s is more than %d s behind the clock "
                          "(%s); not applied", iso(t), MAX_BACK_S, iso())
                 return
+            if before is not None and abs(wall() - before) > 60 and self.security is not None:
+                self.security.event("SettingSystemTime", "clock moved by %d s by the central "
+                                    "system" % (wall() - before))
             # Schedules and reservations are in wall-clock time.
             if self.on_time is not None:
                 self.on_time()

@@ -35,6 +35,7 @@ class Session:
         self.connects = 0
         self.heartbeats = 0
         self.accepted_ms = None     # ticks when the first BootNotification was accepted
+        self._bad = None            # the security event of the last failed connects
 
     def _cfg(self, key, default):
         try:
@@ -72,6 +73,7 @@ class Session:
                 ws = await wslib.connect(self.url, ssl=self.ssl, auth=self.auth,
                                          buf=self.buf)
             except Exception as e:
+                self._security(e)
                 # Jitter spreads the reconnects of a fleet after a central system outage.
                 delay = backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1)
                 log.warn("link", "connect to %s failed (attempt %d): %s; retry in %d.%d s",
@@ -83,6 +85,7 @@ class Session:
                 await _close(ws)
                 continue
             self.connects += 1
+            self._bad = None
             log.info("link", "connected to %s", self.url)
             started = ticks_ms()
             await self._online(ws)
@@ -95,6 +98,19 @@ class Session:
             if self.link_allowed:
                 log.warn("link", "connection lost; reconnecting")
                 await self._sleep_unless_forbidden(backoff // 2 + random.getrandbits(8))
+
+    def _security(self, e):
+        # A certificate the CA does not vouch for, or credentials refused: a
+        # security event, once for a run of failed attempts.
+        sec = self.out.security
+        text = str(e)
+        up = text.upper()
+        kind = "InvalidCentralSystemCertificate" if ("CERT" in up and "VERIF" in up) \
+            or "-9984" in text else "FailedToAuthenticateAtCentralSystem" \
+            if getattr(e, "status", None) in (401, 403) else None
+        if kind is not None and kind != self._bad and sec is not None:
+            sec.event(kind, _one_line(e))
+        self._bad = kind
 
     async def _sleep_unless_forbidden(self, ms):
         end = ticks_ms() + ms

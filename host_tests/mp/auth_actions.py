@@ -51,7 +51,8 @@ async def main():
            and d["AuthorizationCacheEnabled"]["value"] == "true"
            and d["LocalPreAuthorize"]["value"] == "false"
            and d["SupportedFeatureProfiles"]["value"]
-           == "Core,LocalAuthListManagement,Reservation,SmartCharging,RemoteTrigger"
+           == "Core,FirmwareManagement,LocalAuthListManagement,Reservation,SmartCharging,"
+           "RemoteTrigger"
            and d["StopTxnSampledData"]["value"] == "", (d["HeartbeatInterval"], d["SupportedFeatureProfiles"]))
     expect("get_readonly_flags", d["GetConfigurationMaxKeys"]["readonly"] is True
            and d["NumberOfConnectors"]["readonly"] is True and d["MeterValuesSampledData"]["readonly"] is False)

@@ -69,7 +69,7 @@ async def main():
     s = await frame(rpc, ws, b'[2,"u1","FooBar",{}]')
     expect("unknown_action_not_implemented", err_code(s)[:2] == ("u1", "NotImplemented"), s)
 
-    s = await frame(rpc, ws, b'[2,"u2","UpdateFirmware",{}]')
+    s = await frame(rpc, ws, b'[2,"u2","ExtendedTriggerMessage",{}]')
     expect("known_unhandled_not_supported", err_code(s)[:2] == ("u2", "NotSupported"), s)
 
     s = await frame(rpc, ws, b'[2,"b1","DataTransfer",{}]')

@@ -14,4 +14,7 @@ def handle(cp, p):
         log.warn("config", "ChangeConfiguration of %s rejected: %s", p["key"], msg)
     elif status == "NotSupported":
         log.info("config", "ChangeConfiguration of %s: %s", p["key"], msg)
+    elif p["key"].lower() in ("securityprofile", "authorizationkey"):
+        cp.security.event("ReconfigurationOfSecurityParameters",
+                          "%s changed by the central system" % p["key"])
     return {"status": status}

@@ -8,6 +8,7 @@ SCHEMA = {"type": (E | REQ, ("Hard", "Soft"))}
 
 def handle(cp, p):
     kind = p["type"]
+    cp.security.event("ResetOrReboot", "%s reset by the central system" % kind)
     cp.txs.mark_reboot()
     cp.rpc.later(lambda: cp.reset(kind))
     return {"status": "Accepted"}

@@ -75,5 +75,8 @@ def send(cp, msg, c):
             if mv is not None:
                 tx = conn.tx
                 out.send("MeterValues", meter_values(k, mv, tx.id if tx else None), None, True)
-    else:       # DiagnosticsStatusNotification, FirmwareStatusNotification
-        out.send(msg, {"status": "Idle"}, None, True)
+    else:
+        # The real state: Idle only when no upload or update is under way.
+        action, payload = cp.update.trigger(False) if msg == "FirmwareStatusNotification" \
+            else cp.diag.trigger(True)
+        out.send(action, payload, None, True)

@@ -9,6 +9,11 @@ from machine import UART, Pin
 os.dupterm(UART(0, 3000000, tx=Pin(0), rx=Pin(1), txbuf=1024, rxbuf=256))
 import json
 import socket
+import fwslot
+# The boot code first (boards/main.py): an update's modules go ahead of the
+# frozen ones.
+fwslot.select("data")
+print("boot: " + fwslot.note)
 import board
 import setup
 
@@ -39,6 +44,10 @@ def _on_start(app, b):
         asyncio.create_task(probe.run())
     if args.get("control"):
         asyncio.create_task(control.dial(args["control"], b, app, probe))
+    asyncio.create_task(fwslot.guard(b))
 
 
 setup.boot(board, _on_start)
+if fwslot.stopped():
+    import machine
+    machine.reset()
