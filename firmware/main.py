@@ -7,6 +7,7 @@ from compat import sleep_ms, ticks_ms, ticks_diff
 from firmware.store import Store
 from firmware.config import Config, settle
 from firmware.register import Register
+from firmware.locallimit import LocalLimits
 from firmware.evse.controller import Controller
 from firmware.ocpp.chargepoint import ChargePoint
 from firmware.ocpp.session import Session
@@ -43,9 +44,14 @@ class App:
                 "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
                 "connector": c}))
-        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register)
+        # Limits the charger sets itself (MQTT), beside the central system's.
+        self.local = LocalLimits()
+        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self.local)
         self.session = None
         self.configured = False
+        self.mqtt = None            # firmware/mqtt/service.py, once mqtt_url is set
+        self._running = False
+        self.cfg.watch(self._setting)
 
     def _session(self):
         url = self.cfg.get("csms_url")
@@ -68,33 +74,33 @@ class App:
     def _tls(self):
         # Security profile 2: TLS with the central system's certificate checked
         # against the CA file the user installed (setup.security(2, key, ca)).
-        import ssl
         from firmware import cacert
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ca = self.cfg.get("ca_cert_file")
-        if ca:
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            try:
-                certs = cacert.ders(ca)
-                for der in certs:
-                    ctx.load_verify_locations(cadata=der)
-                if len(certs) == cacert.MAX_CERTS:
-                    log.warn("main", "%s: only its first %d certificates are used", ca, len(certs))
-            except Exception as e:
-                log.error("main", "CA certificate %s cannot be loaded: %s; "
-                          "set it with setup.security(2, key, ca)", ca, e)
-        else:
-            log.warn("main", "wss:// without a CA certificate: the server is not verified; "
-                     "set one with setup.security(2, key, ca)")
-            if hasattr(ctx, "check_hostname"):
-                ctx.check_hostname = False      # CPython refuses CERT_NONE before this
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return cacert.context(self.cfg.get("ca_cert_file"), "main",
+                              "setup.security(2, key, ca)")
 
     def status(self):
         s = self.cp.snapshot()
         s["configured"] = self.session is not None
+        s["mqtt"] = self.mqtt.state if self.mqtt is not None else "off"
         return s
+
+    def _setting(self, name, value):
+        if name.startswith("mqtt_") or name in ("charge_point_id", "max_current_a"):
+            self._mqtt()
+
+    def _mqtt(self):
+        # MQTT is loaded only once it is configured: a charger without it
+        # spends no heap on it.
+        if not self._running:
+            return
+        if self.mqtt is None:
+            if not self.cfg.get("mqtt_url"):
+                return
+            from firmware.mqtt.service import Mqtt
+            self.mqtt = Mqtt(self)
+            self.mqtt.start()
+        else:
+            self.mqtt.reconfigure()
 
     def boot_ms(self):
         """Milliseconds from start to the first BootNotification accepted, or None."""
@@ -110,6 +116,8 @@ class App:
         self.link_up = up
         if self.session is not None:
             self.session.set_link(up)
+        if self.mqtt is not None:
+            self.mqtt.set_link(up)
 
     async def _watchdog(self):
         # The hardware watchdog is fed only while every controller task keeps
@@ -140,6 +148,8 @@ class App:
         asyncio.create_task(self.cp.run())
         asyncio.create_task(self.cp.metering.run())
         asyncio.create_task(self.cp.limiter.run())
+        self._running = True
+        self._mqtt()
         self.session = self._session()
         if self.session is None:
             log.warn("main", "not configured: press Ctrl-C, then import setup; "

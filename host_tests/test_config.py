@@ -40,7 +40,9 @@ SECURITY_KEYS = ["SecurityProfile", "AuthorizationKey", "CpoName", "CertificateS
 DEVICE_KEYS = ["csms_url", "charge_point_id", "wifi_ssid", "wifi_password", "ca_cert_file",
                "max_current_a", "imp_per_kwh", "connectors", "phases", "voltage",
                "fixed_cable_a", "ventilation", "free_vend", "free_vend_tag",
-               "resume_after_power_loss"]
+               "resume_after_power_loss", "mqtt_url", "mqtt_user", "mqtt_password",
+               "mqtt_prefix", "mqtt_ca_file", "mqtt_discovery", "mqtt_limit_timeout_s",
+               "mqtt_fallback_a"]
 SECRET = "s3cr3t-0123456789abcdef"
 
 
