@@ -30,8 +30,9 @@ def runtime(request):
 def make_charger(tmp_path, runtime):
     made = []
 
-    def make(csms_url, ident="cp-test", connectors=1, data=None, heap=None, sets=()):
-        c = Charger(runtime, csms_url, data or (tmp_path / ident), ident, connectors, heap, sets)
+    def make(csms_url, ident="cp-test", connectors=1, data=None, heap=None, sets=(), board=()):
+        c = Charger(runtime, csms_url, data or (tmp_path / ident), ident, connectors, heap, sets,
+                    board)
         made.append(c)
         return c
     yield make

@@ -3,8 +3,10 @@
 #            [--probe 1]   (the benchmark's event-loop and heap probe)
 #            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
 #            [--ev B|C]              (an EV plugged in on every connector at power-up)
+#            [--board option=json ...]   (options of the simulated board, boards/README.md)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 import sys
+import json
 import asyncio
 import log
 import board
@@ -22,6 +24,9 @@ def _args(argv):
         if a == "--set":
             k, _, v = argv[i + 1].partition("=")
             opts.setdefault("set", {})[k] = v
+        elif a == "--board":
+            k, _, v = argv[i + 1].partition("=")
+            opts.setdefault("board", {})[k] = json.loads(v)
         else:
             opts[a[2:]] = argv[i + 1]
         i += 2
@@ -32,7 +37,9 @@ def _args(argv):
 
 async def _main(opts):
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
-    b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
+    bo = {"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True}
+    bo.update(opts.get("board", {}))
+    b = board.Board(bo)
     if opts.get("ev"):
         # An EV already plugged in at power-up, as one that stayed connected
         # through a power cut is.
