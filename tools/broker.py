@@ -59,12 +59,15 @@ class Broker:
                  "log_dest file %s" % os.path.join(self.dir, "mosquitto.log"),
                  "log_type error", "log_type warning", "log_type notice",
                  "max_keepalive 120"]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            # Started as root, mosquitto would become the user "mosquitto",
+            # which cannot read this run's files.
+            lines.append("user root")
         if self.users:
             pw = os.path.join(self.dir, "passwords")
-            open(pw, "w").close()
-            for u, p in self.users.items():
-                subprocess.run(["mosquitto_passwd", "-b", pw, u, p], check=True,
-                               capture_output=True, timeout=30)
+            for i, (u, p) in enumerate(self.users.items()):
+                subprocess.run(["mosquitto_passwd"] + (["-c"] if i == 0 else []) + ["-b", pw, u, p],
+                               check=True, capture_output=True, timeout=30)
             lines += ["allow_anonymous false", "password_file " + pw]
         else:
             lines.append("allow_anonymous true")

@@ -47,7 +47,7 @@ _SOCKET = _simple.socket
 # CONNACK return codes (MQTT 3.1.1, 3.2.2.3)
 _REFUSED = (None, "the broker does not speak MQTT 3.1.1", "the client id was refused",
             "the broker is unavailable", "bad user name or password (mqtt_user, mqtt_password)",
-            "not authorised (mqtt_user)")
+            "not authorised (check mqtt_user and mqtt_password)")
 
 
 class Settings:

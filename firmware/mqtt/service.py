@@ -15,7 +15,8 @@ app.local (firmware/locallimit.py: it adds its limit there), app.link_up and
 app.status(). One task publishes everything, one message at a time: the
 configs and "online" after each connection, then what changed each second.
 Switched off (mqtt_url cleared) while connected, it removes the configs, says
-offline and disconnects; mqtt_discovery=false removes the configs alone.
+offline and disconnects; mqtt_discovery=false removes the configs alone, at
+once or, set before a restart, at the first connection.
 """
 import asyncio
 import log
@@ -64,6 +65,7 @@ class Mqtt:
         self._stop = False          # switched off: remove, offline, disconnect
         self._next = None           # settings to connect with after a removal
         self._shown = False         # the configs are on the broker
+        self._cleaned = False       # discovery off: configs removed once since start
         self._key = None            # the settings the link has
         self.prefix_next = b""
         self._poke = asyncio.Event()
@@ -196,6 +198,10 @@ class Mqtt:
                 return
             if self.app.cfg.get("mqtt_discovery"):
                 self._shown = await self._configs(self.device, True)
+            elif not self._cleaned:
+                # Discovery off at start: configs an earlier run left go, so
+                # "off, then restart" clears Home Assistant of this charger.
+                self._cleaned = await self._configs(self.device, False)
         for suffix, payload in self.telemetry.items(ticks_ms()):
             if not await link.publish(self.topic(suffix), payload):
                 return
