@@ -10,6 +10,7 @@ import time
 import pytest
 
 from broker import Broker
+from test_e2e_tls import certs  # noqa: F401  (the fixture: a CA and a server certificate)
 
 CP = "cp-mqtt"
 P = "evse/" + CP
@@ -309,3 +310,86 @@ def test_switching_off_removes_the_discovery_configs(csms, make_charger, broker)
     late = broker.watch("homeassistant/#")
     time.sleep(1)
     assert not [m for m in late.messages if m[1]], late.messages
+
+
+def _t(log, text):
+    # The firmware's own time of the first log line holding text, in seconds.
+    for line in log.splitlines():
+        if text in line:
+            return float(line.split()[0])
+    raise AssertionError("no %r in the log" % text)
+
+
+def test_phase_switch_from_mqtt_and_from_number_phases(csms, make_charger, broker):
+    sets = ["MeterValuesSampledData=Energy.Active.Import.Register,Current.Import",
+            "MeterValueSampleInterval=1"]
+    w = broker.watch(P + "/#")
+    ch = start(csms, make_charger, broker, sets=sets, board=["phase_switch=true"])
+    st = charging(ch)
+    tid = c1(st)["transaction_id"]
+    # The phase contactor starts de-energised: the first offer waited for it.
+    assert c1(st)["phases"] == 3 and c1(st)["sim"]["phases"] == 3
+    assert abs(c1(st)["sim"]["ev_power_w"] - 16 * 230 * 3) < 100
+    disc = json.loads(broker.watch("homeassistant/#").wait(
+        "homeassistant/select/evse_%s/phases/config" % CP))
+    assert disc["options"] == ["1", "3"]
+
+    w.publish(P + "/set/phases", "1")
+    st = ch.wait(lambda s: c1(s)["phases"] == 1 and c1(s)["contactor"], timeout=20,
+                 what="charging on one phase")
+    sim = c1(st)["sim"]
+    assert sim["phases"] == 1 and sim["phase_switch_under_load"] == 0
+    assert c1(st)["transaction_id"] == tid
+    w.wait(P + "/1/phases", lambda v: v == b"1")
+    w.wait(P + "/phases", lambda v: v == b"1")
+    st = ch.wait(lambda s: abs(c1(s)["sim"]["ev_power_w"] - 16 * 230) < 50, timeout=5,
+                 what="16 A on one phase")
+    log = ch.log()
+    t_ask = _t(log, "mqtt: 1 phase(s) asked for")
+    t_open = _t(log[log.index("mqtt: 1 phase(s) asked for"):], "evse1: contactor open")
+    t_switch = _t(log, "phase contactor: 3 -> 1")
+    t_closed = _t(log[log.index("phase contactor: 3 -> 1"):], "evse1: contactor closed")
+    assert t_open - t_ask < 1.0, (t_ask, t_open)
+    assert t_switch - t_open >= 5.0, (t_open, t_switch)
+    assert 0.5 <= t_closed - t_switch < 2.0, (t_switch, t_closed)
+    # On one phase the meter values say L1, and the composite schedule says 1 phase.
+    def l1(recs):
+        return [r for r in recs if r["action"] == "MeterValues" and r["direction"] == "in"
+                and any(sv.get("phase") == "L1" for mv in r["payload"]["meterValue"]
+                        for sv in mv["sampledValue"])]
+    csms.wait_for(l1, timeout=10)
+    comp = csms.call(CP, "GetCompositeSchedule", {"connectorId": 1, "duration": 60,
+                                                  "chargingRateUnit": "W"})
+    assert comp["chargingSchedule"]["chargingSchedulePeriod"] == \
+        [{"startPeriod": 0, "limit": 3680, "numberPhases": 1}], comp
+
+    # Back to three from MQTT, then one again from a profile's numberPhases.
+    w.publish(P + "/set/phases", "3")
+    ch.wait(lambda s: c1(s)["phases"] == 3 and c1(s)["contactor"], timeout=20, what="3 again")
+    prof = {"chargingProfileId": 9, "stackLevel": 0, "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative", "transactionId": tid,
+            "chargingSchedule": {"chargingRateUnit": "W", "chargingSchedulePeriod": [
+                {"startPeriod": 0, "limit": 2300, "numberPhases": 1}]}}
+    assert csms.call(CP, "SetChargingProfile", {"connectorId": 1, "csChargingProfiles": prof}
+                     )["status"] == "Accepted"
+    st = ch.wait(lambda s: c1(s)["phases"] == 1 and c1(s)["contactor"], timeout=20,
+                 what="one phase from numberPhases")
+    # 2300 W on the one phase: 10 A.
+    assert c1(st)["offered_a"] == 10 and c1(st)["sim"]["phase_switch_under_load"] == 0
+    assert c1(st)["transaction_id"] == tid and len(calls(csms, "StartTransaction")) == 1
+
+
+def test_mqtts_with_the_broker_ca(csms, make_charger, certs):
+    # certs: test_e2e_tls's CA and a server certificate for 127.0.0.1.
+    with Broker(tls=(certs["cert"], certs["key"])) as b:
+        w = b.watch(P + "/#", ca=certs["ca"])
+        ch = make_charger(csms.url, ident=CP, sets=["mqtt_url=" + b.url,
+                                                    "mqtt_ca_file=" + certs["ca"]]).start()
+        ch.wait(lambda s: s["mqtt"] == "connected", timeout=30, what="connected over TLS")
+        assert json.loads(w.wait(P + "/status"))["connectors"][0]["id"] == 1
+        ch.stop()
+        # Another CA: no connection, and the log says why.
+        ch.sets = ["mqtt_ca_file=" + certs["other"]]
+        ch.start()
+        time.sleep(4)
+        assert ch.status()["mqtt"] != "connected" and "retry in" in ch.log()
