@@ -45,7 +45,8 @@ def charging(ch):
     ch.ctl("plug", connector=1)
     ch.ctl("ev", connector=1, state="C")
     ch.ctl("rfid", tag="MQTTTAG")
-    return ch.wait(lambda s: c1(s)["contactor"] and c1(s)["power_w"] > 0, what="charging")
+    return ch.wait(lambda s: c1(s)["contactor"] and c1(s)["power_w"] > 0
+                   and c1(s)["transaction_id"], what="charging, the transaction id known")
 
 
 STATUS_KEYS = {"id", "status", "cp", "offered_a", "contactor", "power_w", "energy_wh",
