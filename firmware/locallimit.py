@@ -23,14 +23,6 @@ never write flash: a limit republished every second costs a comparison.
 """
 
 
-def _sooner(a, b):
-    if a is None:
-        return b
-    if b is None or a < b:
-        return a
-    return b
-
-
 class LocalLimits:
     def __init__(self):
         self.sources = []
@@ -57,7 +49,8 @@ class LocalLimits:
         nxt = None
         for s in self.sources:
             a, dt = s.amps(c, t_ms)
-            nxt = _sooner(nxt, dt)
+            if dt is not None and (nxt is None or dt < nxt):
+                nxt = dt
             if a is not None and (best is None or a < best):
                 best = a
                 name = s.name

@@ -21,6 +21,16 @@ def csms():
         yield srv
 
 
+@pytest.fixture
+def broker():
+    """A mosquitto on a free port of 127.0.0.1 (tools/broker.py), stopped after the test."""
+    from broker import Broker
+    b = Broker()
+    b.start()
+    yield b
+    b.close()
+
+
 @pytest.fixture(params=["micropython", "cpython"])
 def runtime(request):
     return request.param

@@ -7,8 +7,6 @@ password kept out of sight, and MQTT switched off."""
 import json
 import time
 
-import pytest
-
 from broker import Broker
 from test_e2e_tls import certs  # noqa: F401  (the fixture: a CA and a server certificate)
 
@@ -18,14 +16,6 @@ P = "evse/" + CP
 
 def c1(st):
     return st["connectors"][0]
-
-
-@pytest.fixture
-def broker():
-    b = Broker()
-    b.start()
-    yield b
-    b.close()
 
 
 def calls(csms, action):

@@ -4,25 +4,11 @@ umqtt.simple frozen in, its network through the UART bridge to a mosquitto on
 pilot, a pause that keeps the transaction, a bad payload refused."""
 import json
 
-import pytest
-
-from broker import Broker
 from charger import Charger
+from test_mqtt import c1
 
 CP = "cp-chip-mqtt"
 P = "evse/" + CP
-
-
-def c1(st):
-    return st["connectors"][0]
-
-
-@pytest.fixture
-def broker():
-    b = Broker()
-    b.start()
-    yield b
-    b.close()
 
 
 def test_mqtt_on_the_chip(tmp_path, csms, broker):

@@ -16,9 +16,14 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "host_tests"))
+from charger import free_port  # noqa: E402
 
 MOSQUITTO = ("/usr/sbin/mosquitto", "mosquitto")
 
@@ -34,20 +39,12 @@ def mosquitto():
     raise BrokerError("mosquitto is not installed: apt-get install mosquitto")
 
 
-def _free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class Broker:
     def __init__(self, users=None, tls=None, port=None):
         self.exe = mosquitto()
         self.users = users or {}
         self.tls = tls
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.dir = tempfile.mkdtemp(prefix="broker-")
         self.proc = None
         self.watchers = []

@@ -30,9 +30,9 @@ on_message(topic, payload, retained): bytes, bytes, bool; on_up(): connected
 and subscribed. Both are called from the link's tasks and must not block.
 """
 import asyncio
-import errno
 import random
 import log
+import tcp
 from compat import ticks_ms, ticks_diff, sleep_ms, MICROPYTHON
 from umqtt import simple as _simple
 
@@ -128,41 +128,22 @@ class _Handover:
 
 
 if MICROPYTHON:
-    from asyncio import core as _core
-
-    def _writable(s):
-        yield _core._io_queue.queue_write(s)
-
-    def _readable(s):
-        yield _core._io_queue.queue_read(s)
-
     class _Conn:
         # The socket in our hands: a connect that times out closes it.
         s = None
 
         async def open(self, host, port, ctx):
-            import socket
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-            s = self.s = socket.socket(ai[0], ai[1], ai[2])
-            s.setblocking(False)
-            try:
-                s.connect(ai[-1])
-            except OSError as e:
-                if e.errno != errno.EINPROGRESS:
-                    raise
-            if ctx:
-                s = self.s = ctx.wrap_socket(s, server_hostname=host,
-                                             do_handshake_on_connect=False)
-                s.setblocking(False)
-            await _writable(s)
-            self.w = asyncio.StreamWriter(s)
+            self.w = asyncio.StreamWriter(await tcp.connect(host, port, ctx, self._keep))
+
+        def _keep(self, s):
+            self.s = s
 
         async def read(self, mv):
             s = self.s
             while True:
                 k = s.readinto(mv)
                 if k is None:       # nothing yet, or half a TLS record
-                    await _readable(s)
+                    await tcp.readable(s)
                 elif not k:
                     raise EOFError("the broker closed the connection")
                 else:
@@ -184,8 +165,7 @@ else:
         w = None
 
         async def open(self, host, port, ctx):
-            kw = {"ssl": ctx, "server_hostname": host} if ctx else {}
-            self.r, self.w = await asyncio.open_connection(host, port, **kw)
+            self.r, self.w = await tcp.connect(host, port, ctx)
 
         async def read(self, mv):
             b = await self.r.read(len(mv))
