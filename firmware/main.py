@@ -96,7 +96,13 @@ class App:
         if self.mqtt is None:
             if not self.cfg.get("mqtt_url"):
                 return
-            from firmware.mqtt.service import Mqtt
+            try:
+                from firmware.mqtt.service import Mqtt
+            except ImportError as e:
+                # Charging goes on without it.
+                log.error("main", "MQTT stays off: %s; flash an image built with "
+                          "make firmware (it has umqtt.simple)", e)
+                return
             self.mqtt = Mqtt(self)
             self.mqtt.start()
         else:

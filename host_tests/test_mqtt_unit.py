@@ -27,3 +27,32 @@ def test_mqtt_in_process(runtime, tmp_path):
         schemas.validate("GetCompositeSchedule",
                          {"status": "Accepted", "connectorId": 1, "chargingSchedule": s},
                          response=True)
+
+
+NO_UMQTT = """
+import board
+from firmware.main import App
+app = App(board.Board({"data_dir": "%s"}), {"mqtt_url": "mqtt://127.0.0.1:1"}, link_up=False)
+app._running = True
+app._mqtt()
+print("MQTT", app.status()["mqtt"])
+"""
+
+
+@pytest.mark.parametrize("runtime", mprun.RUNTIMES)
+def test_without_umqtt_the_charger_goes_on(runtime, tmp_path):
+    # A board whose image lacks umqtt.simple: MQTT stays off, in one log line.
+    import subprocess
+    import sys
+    root = os.path.dirname(HERE)
+    paths = [root, os.path.join(root, "lib"), os.path.join(root, "boards", "sim")]
+    script = tmp_path / "no_umqtt.py"
+    script.write_text(NO_UMQTT % (tmp_path / "data"))
+    env = dict(os.environ, MICROPYPATH=":".join([".frozen"] + paths),
+               PYTHONPATH=os.pathsep.join(paths))
+    exe = mprun.micropython() if runtime == "micropython" else sys.executable
+    p = subprocess.run([exe, str(script)], env=env, capture_output=True, text=True, timeout=60,
+                       cwd=str(tmp_path))
+    out = p.stdout + p.stderr
+    assert p.returncode == 0 and "MQTT off" in out, out
+    assert "MQTT stays off:" in out and "umqtt" in out, out
