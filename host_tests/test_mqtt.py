@@ -89,6 +89,14 @@ def test_telemetry_and_discovery_payloads(csms, make_charger, broker):
     assert conf["switch/pause"]["payload_on"] == "true"
     assert len(set(d["unique_id"] for d in conf.values())) == len(conf)
 
+    # Home Assistant started again (its birth message): the configs come again.
+    t = time.time()
+    w.publish("homeassistant/status", "online")
+    end = time.time() + 10
+    while not w.since(t, "homeassistant/sensor/") and time.time() < end:
+        time.sleep(0.1)
+    assert w.since(t, "homeassistant/sensor/"), "configs published again"
+
     # While charging: on change, and everything again within 30 s.
     st = charging(ch)
     tid = c1(st)["transaction_id"]

@@ -65,6 +65,11 @@ class Control:
     def amps(self, c, t_ms):
         if self.paused:
             return 0, None
+        return self.current(t_ms)
+
+    def current(self, t_ms):
+        """(the current limit at t_ms, its fallback once stale; ms until it
+        goes stale or None), the pause aside."""
         a = self.limit_a
         if a is None:
             return None, None

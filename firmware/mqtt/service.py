@@ -146,8 +146,9 @@ class Mqtt:
 
     def _message(self, topic, payload, retained):
         if topic == HA_STATUS:
-            # Home Assistant started again: it asks for the configs anew.
-            if payload == b"online" and self.app.cfg.get("mqtt_discovery"):
+            # Home Assistant started again: it asks for the configs anew (a
+            # retained "online" is an old one).
+            if payload == b"online" and not retained and self.app.cfg.get("mqtt_discovery"):
                 self._announce = True
                 self._poke.set()
             return

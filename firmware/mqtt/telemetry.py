@@ -10,7 +10,8 @@ the README):
     firmware            the firmware version
     heap_free           free heap in bytes, every 30 s (none where the runtime
                         cannot tell: CPython)
-    current_a           the MQTT current limit in force, or none
+    current_a           the MQTT current limit in force (its fallback once
+                        stale), or none; the pause aside
     pause               true / false
     phases              the phases asked for (1, or the wired count)
     <c>/status          per connector c: the OCPP status
@@ -101,7 +102,7 @@ class Telemetry:
         charging = False
         vals = [("online", _text(st.get("online"))), ("firmware", self.version)]
         ctl = self.control
-        a = ctl.amps(0, now)[0] if ctl is not None else None
+        a = ctl.current(now)[0] if ctl is not None else None
         vals.append(("current_a", _text(a)))
         vals.append(("pause", _text(ctl is not None and ctl.paused)))
         sel = ctl.phases_sel if ctl is not None else None
