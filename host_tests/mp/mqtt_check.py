@@ -240,8 +240,38 @@ def composite():
     expect("max_on_one_phase", got == [(0, 16, 1)], got)
 
 
+def telemetry():
+    c, _lim, _w = control()
+    conn = {"id": 1, "status": "Charging", "error": "NoError", "cp": "C", "offered_a": 16,
+            "contactor": True, "transaction_id": 7, "fault": None, "phases": 3,
+            "power_w": 11040.6, "energy_wh": 1234.9, "session_wh": 100.2}
+    st = {"online": True, "boot": "Accepted", "connectors": [conn]}
+    tm = Telemetry(lambda: st, c, "0.1.0", 3)
+
+    def sent(items):
+        for k, v in items:
+            tm.sent_ok(k, v)
+        return dict(items)
+    t = 100000
+    first = sent(tm.items(t))
+    expect("all_at_first", first.get("1/power_w") == b"11040" and first.get("1/energy_wh") == b"1234"
+           and first.get("1/transaction_id") == b"7" and first.get("1/fault") == b"none"
+           and first.get("current_a") == b"none" and "heap_free" in first
+           and json.loads(first["status"])["connectors"][0]["energy_wh"] == 1234, first)
+    expect("nothing_unchanged", sent(tm.items(t + 1000)) == {}, tm.items(t + 1000))
+    conn["offered_a"] = 10.5
+    expect("a_change_alone", sorted(sent(tm.items(t + 2000))) == ["1/offered_a", "status"])
+    again = sent(tm.items(t + 31000))
+    expect("all_again_within_30_s_while_charging", len(again) == len(first), sorted(again))
+    conn["contactor"] = False
+    sent(tm.items(t + 32000))
+    idle = sent(tm.items(t + 70000))
+    expect("not_again_when_idle", sorted(idle) == ["heap_free"], sorted(idle))
+
+
 commands()
 stale()
+telemetry()
 link()
 pilot_step()
 composite()
