@@ -49,7 +49,10 @@ def test_tag_first_session_with_meter_values_and_stop_by_tag(csms, make_charger)
     sim_wh = ch.status()["connectors"][0]["sim"]["meter_wh"]
     billed = stop["meterStop"] - start["meterStart"]
     assert billed > 0
-    assert abs(billed - sim_wh) <= 1.0, (billed, sim_wh)
+    # The registers are whole Wh (up to 1 Wh each way), and the simulated meter
+    # still counts while the contactor opens after the stop: at 11 kW, 0.3 s of
+    # a loaded machine is another 0.9 Wh.
+    assert -1.0 <= sim_wh - billed <= 2.0, (billed, sim_wh)
     mv = [p for p in calls(csms, "MeterValues") if p.get("transactionId") == tid]
     assert len(mv) >= 2, mv
     ctxs = {sv.get("context") for p in mv for v in p["meterValue"] for sv in v["sampledValue"]}
