@@ -12,7 +12,9 @@ system on 127.0.0.1: once without MQTT, once with a local mosquitto
 second and the charger publishes its telemetry; the probe's statistics are
 cleared when charging starts. Timings on the chip are its own (125 MHz,
 cycle-counted), so there the two runs compare the firmware alone; on the PC
-other processes show in both. tools/bench.py runs this after its scenario.
+other processes show in both, and a bare asyncio loop with the same probe runs
+beside each (bench_scenario's baseline): its figures are the machine's own.
+tools/bench.py runs this after its scenario.
 """
 import argparse
 import json
@@ -26,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
-from bench_scenario import BenchCharger, Failed, CP  # noqa: E402
+from bench_scenario import BenchCharger, Failed, CP, _baseline_start, _baseline_stop  # noqa: E402
 from broker import Broker  # noqa: E402
 from csms import CentralSystem  # noqa: E402
 
@@ -46,6 +48,7 @@ def run(runtime, seconds=20, mqtt=True):
     board = ("has_feedback=true",) if runtime == "rp2040" else ()
     ch = BenchCharger(runtime, srv.url, os.path.join(tmp, "flash"), board=board)
     res = {"runtime": runtime, "mqtt": mqtt, "seconds": seconds, "ok": False, "error": None}
+    base = None
     try:
         ch.start()
         ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=120, what="online")
@@ -60,6 +63,8 @@ def run(runtime, seconds=20, mqtt=True):
         ch.do("ev", connector=1, state="C")
         ch.wait(lambda s: _c1(s)["contactor"], timeout=60, what="charging")
         time.sleep(1)
+        if runtime != "rp2040":
+            base = _baseline_start(runtime, tmp)
         ch.do("stats", clear=True)
         t0 = time.time()
         sent = 0
@@ -69,6 +74,9 @@ def run(runtime, seconds=20, mqtt=True):
                 sent += 1
             time.sleep(1)
         st = ch.do("stats")
+        if base is not None:
+            res["baseline"] = _baseline_stop(base)
+            base = None
         res.update({"stall_max_ms": st.get("stall_max_ms"), "stall_p99_ms": st.get("stall_p99_ms"),
                     "samples": st.get("samples"), "mem_peak": st.get("mem_peak"),
                     "limits_sent": sent})
@@ -81,6 +89,9 @@ def run(runtime, seconds=20, mqtt=True):
         res["error"] = "%s: %s" % (e.__class__.__name__, str(e).splitlines()[0] if str(e) else "")
         res["log_tail"] = ch.tail()
     finally:
+        if base is not None:
+            base.kill()
+            base.wait()
         ch.stop()
         srv.stop()
         if broker is not None:
@@ -102,15 +113,18 @@ def measure(runtimes=("micropython", "rp2040"), seconds=20, say=print):
 
 
 def table(m):
-    rows = ["| runtime | MQTT | stall max / p99 (ms) | probe samples | limits in / telemetry out |",
-            "| --- | --- | --- | --- | --- |"]
+    rows = ["| runtime | MQTT | stall max / p99 (ms) | bare loop beside it, max / p99 (ms) "
+            "| probe samples | limits in / telemetry out |",
+            "| --- | --- | --- | --- | --- | --- |"]
     for key, r in m.items():
         if not r["ok"]:
-            rows.append("| %s | %s | failed: %s | | |" % (r["runtime"], "on" if r["mqtt"] else "off",
-                                                          (r["error"] or "")[:60]))
+            rows.append("| %s | %s | failed: %s | | | |" % (
+                r["runtime"], "on" if r["mqtt"] else "off", (r["error"] or "")[:60]))
             continue
-        rows.append("| %s | %s | %s / %s | %s | %s |" % (
+        b = r.get("baseline")
+        rows.append("| %s | %s | %s / %s | %s | %s | %s |" % (
             r["runtime"], "on" if r["mqtt"] else "off", r["stall_max_ms"], r["stall_p99_ms"],
+            "%s / %s" % (b["stall_max_ms"], b["stall_p99_ms"]) if b else "- (the chip's clock)",
             r["samples"], "%d / %d" % (r["limits_sent"], r["published_by_charger"])
             if r["mqtt"] else "-"))
     return "\n".join(rows)
