@@ -11,9 +11,11 @@ Everything else is refused with one log line and changes nothing: a payload
 that is not text, not a number, out of range or longer than 16 bytes, a
 retained command (a value kept by the broker is no live setpoint), an unknown
 command. Below 6 A there is no offer, as a pause (SuspendedEVSE, the
-transaction goes on). Nothing is written to flash, and the limiter hears only
-of a change of the limit in force, so a solar controller may repeat its limit
-every second.
+transaction goes on). Nothing is written to flash (a new limit is logged at
+the debug level, which the log file leaves out by default; the first, and a
+pause starting or ending, and one after a stale limit, at info), and the limiter hears only of a change of
+the limit in force, so a solar controller may repeat or move its limit every
+second.
 
 A limit older than mqtt_limit_timeout_s (0: it holds until replaced) gives way
 to mqtt_fallback_a, until the next one arrives: a dead solar controller does
@@ -129,8 +131,16 @@ class Control:
         if q > MAX_A * 10:
             return self._bad("current_a", "%s A is out of range; send 0 to %d" % (s, MAX_A))
         a = q // 10 if q % 10 == 0 else q / 10
-        if a != self.limit_a or self.stale():
-            log.info("mqtt", "current limit %s A%s", s, " (pause: below 6 A)" if a < 6 else "")
+        old = self.limit_a
+        stale = self.stale()
+        if a != old or stale:
+            # A solar controller moves the limit every few seconds: the log on
+            # flash gets the first, one after a stale one, and the start and
+            # end of a pause; the rest is debug.
+            low = a < 6
+            was = old is not None and old < 6
+            (log.info if low != was or old is None or stale else log.debug)(
+                "mqtt", "current limit %s A%s", s, " (pause: below 6 A)" if low else "")
         self.limit_a = a
         self.limit_t = ticks_ms()
         return True
