@@ -96,35 +96,37 @@ class Telemetry:
                 "connectors": conns}
 
     def items(self, now=None):
-        """[(topic suffix, payload bytes)] that are due now, in order."""
+        """(topic suffix, payload bytes) of each topic due now, in order, made
+        one at a time: the publisher sends each before the next is made, so
+        the event loop gets a turn between them."""
         now = ticks_ms() if now is None else now
         st = self.status()
-        charging = False
-        vals = [("online", _text(st.get("online"))), ("firmware", self.version)]
-        ctl = self.control
-        a = ctl.current(now)[0] if ctl is not None else None
-        vals.append(("current_a", _text(a)))
-        vals.append(("pause", _text(ctl is not None and ctl.paused)))
-        sel = ctl.phases_sel if ctl is not None else None
-        vals.append(("phases", _text(sel or self.wired)))
         doc = self.doc(st)
+        charging = False
         for d in doc["connectors"]:
             charging = charging or bool(d["contactor"])
-            for k in _PER:
-                vals.append(("%d/%s" % (d["id"], k), _text(d[k])))
-        vals.append(("status", json.dumps(doc)))
         full = self._full is None or (charging and ticks_diff(now, self._full) >= FULL_MS)
         if full:
             self._full = now
-        out = []
-        for k, v in vals:
+        for k, v in self._values(st, doc, now):
             b = v.encode()
             if full or self.sent.get(k) != b:
-                out.append((k, b))
+                yield k, b
         if self._heap is None or ticks_diff(now, self._heap) >= FULL_MS:
             self._heap = now
-            out.append(("heap_free", _text(_heap()).encode()))
-        return out
+            yield "heap_free", _text(_heap()).encode()
+
+    def _values(self, st, doc, now):
+        yield "online", _text(st.get("online"))
+        yield "firmware", self.version
+        ctl = self.control
+        yield "current_a", _text(ctl.current(now)[0] if ctl is not None else None)
+        yield "pause", _text(ctl is not None and ctl.paused)
+        yield "phases", _text((ctl.phases_sel if ctl is not None else None) or self.wired)
+        for d in doc["connectors"]:
+            for k in _PER:
+                yield "%d/%s" % (d["id"], k), _text(d[k])
+        yield "status", json.dumps(doc)
 
     def sent_ok(self, suffix, payload):
         if suffix != "heap_free":

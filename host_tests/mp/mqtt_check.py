@@ -249,6 +249,7 @@ def telemetry():
     tm = Telemetry(lambda: st, c, "0.1.0", 3)
 
     def sent(items):
+        items = list(items)
         for k, v in items:
             tm.sent_ok(k, v)
         return dict(items)
