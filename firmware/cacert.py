@@ -4,7 +4,10 @@
 # without PEM) and one certificate per call, while users get PEM files, often
 # a chain or a bundle: each PEM block is decoded here. The file is read a line
 # at a time: a bundle of public roots can be far larger than the heap.
+# context() makes the client TLS context of a link from its CA file: the
+# central system's (wss://) and the MQTT broker's (mqtts://).
 import binascii
+import log
 
 _BEGIN = b"-----BEGIN CERTIFICATE-----"
 _END = b"-----END CERTIFICATE-----"
@@ -50,3 +53,34 @@ def ders(path):
     if not out:
         raise ValueError("no certificate in it: PEM (-----BEGIN CERTIFICATE-----) or DER expected")
     return out
+
+
+def context(ca, tag, fix, certs=None):
+    """A client SSLContext that checks the server against the CA file `ca`, or
+    against `certs` (DER) when given; without either, the server is not
+    verified and the log says so in one line (tag: the log's tag; fix: how to
+    set one). A CA that does not load leaves nothing trusted: no connection,
+    never an unverified one."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if ca or certs:
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        try:
+            if certs is None:
+                certs = ders(ca)
+            if not certs:
+                raise ValueError("no certificate could be read from it")
+            for der in certs:
+                ctx.load_verify_locations(cadata=der)
+            if len(certs) == MAX_CERTS:
+                log.warn(tag, "%s: only its first %d certificates are used", ca, len(certs))
+        except Exception as e:
+            log.error(tag, "CA certificate %s cannot be loaded: %s; set it with %s",
+                      ca or "csroot.pem", e, fix)
+    else:
+        log.warn(tag, "TLS without a CA certificate: the server is not verified; set one "
+                 "with %s", fix)
+        if hasattr(ctx, "check_hostname"):
+            ctx.check_hostname = False      # CPython refuses CERT_NONE before this
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx

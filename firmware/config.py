@@ -22,7 +22,7 @@ atomically when a value actually changes; a file that does not check falls back
 to the defaults. A REBOOT key's new value is what get() returns at once; the
 modules that read it at start-up see it after the restart (reboot_pending()).
 
-Secrets (AuthorizationKey, wifi_password) are write-only: get() gives them to the
+Secrets (AuthorizationKey, wifi_password, mqtt_password) are write-only: get() gives them to the
 code that needs them, but show() masks them, logs never carry them, and entry()
 returns the key without a value, so GetConfiguration lists the key (the central
 system learns it can set one, spec 9 "key present means supported") and omits
@@ -102,10 +102,41 @@ def _check_str(e, s, source):
     elif check == "wpa":
         if s and not (8 <= len(s) <= hi and _printable(s)):
             return "%s must be empty (open network) or 8 to %d printable ASCII characters" % (n, hi)
+    elif check == "mqtt":
+        if s and not _mqtt_url(s, hi):
+            return ("%s must be mqtt://host[:port] or mqtts://host[:port], at most %d characters "
+                    "(user and password go in mqtt_user and mqtt_password)" % (n, hi))
+    elif check == "topic":
+        if len(s) > hi or not _printable(s) or " " in s or "+" in s or "#" in s \
+                or s.startswith("/") or s.endswith("/") or "//" in s:
+            return ("%s must be at most %d printable ASCII characters without spaces, + and #, "
+                    "not starting or ending with / (empty: evse/<charge_point_id>)" % (n, hi))
+    elif check == "text":
+        if len(s) > hi or not _printable(s):
+            return "%s must be at most %d printable ASCII characters" % (n, hi)
     elif len(s) < lo or len(s) > hi:
         return "%s must be %d to %d characters" % (n, lo, hi) if lo else \
             "%s must be at most %d characters" % (n, hi)
     return None
+
+
+def _mqtt_url(s, hi):
+    if len(s) > hi or not _printable(s) or " " in s:
+        return False
+    if s.startswith("mqtt://"):
+        rest = s[7:]
+    elif s.startswith("mqtts://"):
+        rest = s[8:]
+    else:
+        return False
+    if rest.endswith("/"):
+        rest = rest[:-1]
+    host, colon, port = rest.rpartition(":")
+    if not colon:
+        host = rest
+    elif not port.isdigit() or not 0 < int(port) < 65536:
+        return False
+    return bool(host) and "@" not in host and "/" not in host
 
 
 def _ocpp_str(kind, v):

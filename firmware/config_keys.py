@@ -13,7 +13,7 @@
 #   INT  (lowest, highest or None, what the number means)
 #   BOOL None
 #   STR  (shortest, longest, check) with check one of None, "url", "id", "key",
-#        "ssid", "wpa", "path" (see config._check_str)
+#        "ssid", "wpa", "path", "mqtt", "topic", "text" (see config._check_str)
 #   CSL  (allowed, most items) where allowed is a tuple of names, "measurand"
 #        (the MEASURANDS list) or "phase" (<connector>.<rotation>), and most
 #        items is a number or the name of the ...MaxLength key that holds it
@@ -127,4 +127,13 @@ KEYS = (
     ("update_signed_only", BOOL | DEV, False, None),
     ("update_allow_downgrade", BOOL | DEV, False, None),
     ("update_trial_s", INT | DEV, 600, (10, 3600, "seconds a new version has to reach BootNotification accepted")),
+    # MQTT (firmware/mqtt/): applied at once, no restart
+    ("mqtt_url", STR | DEV, "", (0, 200, "mqtt")),
+    ("mqtt_user", STR | DEV, "", (0, 64, "text")),
+    ("mqtt_password", STR | DEV | SECRET, "", (0, 64, "text")),
+    ("mqtt_prefix", STR | DEV, "", (0, 64, "topic")),
+    ("mqtt_ca_file", STR | DEV, "", (0, 64, "path")),
+    ("mqtt_discovery", BOOL | DEV, True, None),
+    ("mqtt_limit_timeout_s", INT | DEV, 0, (0, 86400, "seconds a current limit from MQTT holds without a new one; 0: until replaced")),
+    ("mqtt_fallback_a", INT | DEV, 6, (0, 80, "A once a limit from MQTT is older than mqtt_limit_timeout_s; below 6 pauses")),
 )

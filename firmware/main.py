@@ -7,6 +7,7 @@ from compat import sleep_ms, ticks_ms, ticks_diff
 from firmware.store import Store
 from firmware.config import Config, settle
 from firmware.register import Register
+from firmware.locallimit import LocalLimits
 from firmware.evse.controller import Controller
 from firmware.ocpp.chargepoint import ChargePoint
 from firmware.ocpp.session import Session
@@ -48,9 +49,15 @@ class App:
                 "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
                 "connector": c}))
-        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls)
+        # Limits the charger sets itself (MQTT), beside the central system's.
+        self.local = LocalLimits()
+        self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls,
+                              self.local)
         self.session = None
         self.configured = False
+        self.mqtt = None            # firmware/mqtt/service.py, once mqtt_url is set
+        self._running = False
+        self.cfg.watch(self._setting)
 
     def _session(self):
         url = self.cfg.get("csms_url")
@@ -74,32 +81,9 @@ class App:
         # against its CAs: the file the user installed (setup.security(2, key,
         # ca)) and those the central system installed (firmware/certstore.py).
         # Also the context of https:// file transfers.
-        import ssl
         from firmware.certstore import CS
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        certs = self.cp.certs.ders(CS)
-        ca = self.cfg.get("ca_cert_file")
-        if certs or ca:
-            # A CA file that does not load leaves nothing trusted: no connection,
-            # never an unverified one.
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            try:
-                if not certs:
-                    raise ValueError("no certificate could be read from it")
-                for der in certs:
-                    ctx.load_verify_locations(cadata=der)
-            except Exception as e:
-                log.error("main", "CA certificate %s cannot be loaded: %s; "
-                          "set it with setup.security(2, key, ca)", ca or "csroot.pem", e)
-            if len(certs) == cacert.MAX_CERTS:
-                log.warn("main", "only the first %d CA certificates are used", len(certs))
-        else:
-            log.warn("main", "TLS without a CA certificate: the server is not verified; "
-                     "set one with setup.security(2, key, ca)")
-            if hasattr(ctx, "check_hostname"):
-                ctx.check_hostname = False      # CPython refuses CERT_NONE before this
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return cacert.context(self.cfg.get("ca_cert_file"), "main",
+                              "setup.security(2, key, ca)", self.cp.certs.ders(CS))
 
     def status(self):
         import fwslot
@@ -108,7 +92,32 @@ class App:
         s["configured"] = self.session is not None
         s["firmware"] = {"version": VERSION, "slot": fwslot.chosen, "trial": fwslot.trial,
                          "update": self.cp.update.status()}
+        s["mqtt"] = self.mqtt.state if self.mqtt is not None else "off"
         return s
+
+    def _setting(self, name, value):
+        if name.startswith("mqtt_") or name in ("charge_point_id", "max_current_a"):
+            self._mqtt()
+
+    def _mqtt(self):
+        # MQTT is loaded only once it is configured: a charger without it
+        # spends no heap on it.
+        if not self._running:
+            return
+        if self.mqtt is None:
+            if not self.cfg.get("mqtt_url"):
+                return
+            try:
+                from firmware.mqtt.service import Mqtt
+            except ImportError as e:
+                # Charging goes on without it.
+                log.error("main", "MQTT stays off: %s; flash an image built with "
+                          "make firmware (it has umqtt.simple)", e)
+                return
+            self.mqtt = Mqtt(self)
+            self.mqtt.start()
+        else:
+            self.mqtt.reconfigure()
 
     def boot_ms(self):
         """Milliseconds from start to the first BootNotification accepted, or None."""
@@ -124,6 +133,8 @@ class App:
         self.link_up = up
         if self.session is not None:
             self.session.set_link(up)
+        if self.mqtt is not None:
+            self.mqtt.set_link(up)
 
     async def _watchdog(self):
         # The hardware watchdog is fed only while every controller task keeps
@@ -154,6 +165,8 @@ class App:
         asyncio.create_task(self.cp.run())
         asyncio.create_task(self.cp.metering.run())
         asyncio.create_task(self.cp.limiter.run())
+        self._running = True
+        self._mqtt()
         self.session = self._session()
         if self.session is None:
             log.warn("main", "not configured: press Ctrl-C, then import setup; "

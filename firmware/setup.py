@@ -36,6 +36,7 @@ _HELP = """import setup, then:
   setup.csms("ws://host:port/path", "charger-1")   central system URL, charge point id
   setup.set("max_current_a", 20)      any key of show(True): device setting or OCPP key
   setup.security(1, key="16 to 40 characters")     profile 0/1/2; ca="ca.pem" for 2
+  setup.mqtt("mqtt://host:1883", "user", "password")   MQTT (Home Assistant, solar); "" off
   setup.status()                      configured or not, Wi-Fi, central system, memory
   setup.logs()                        the end of the log on flash
   setup.board(has_feedback=True)      hardware options (boards/README.md); None removes one
@@ -186,6 +187,15 @@ def security(profile, key=None, ca=None):
     pairs.append(("SecurityProfile", profile))
     if apply(pairs) and profile == 2 and not _cfg().get("csms_url").startswith("wss://"):
         print("note: SecurityProfile 2 is TLS: csms_url should start with wss://")
+
+
+def mqtt(url, user=None, password=None, prefix=None):
+    """The MQTT broker (mqtt:// or mqtts://); url "" switches MQTT off."""
+    pairs = [("mqtt_url", url)]
+    for k, v in (("mqtt_user", user), ("mqtt_password", password), ("mqtt_prefix", prefix)):
+        if v is not None:
+            pairs.append((k, v))
+    apply(pairs)
 
 
 def missing():

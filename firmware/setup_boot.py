@@ -27,12 +27,15 @@ def _flush():
         _lf.current.flush()
 
 
+_SECRETS = ("AuthorizationKey", "wifi_password", "mqtt_password")
+
+
 def _secrets(cfg):
-    for k in ("AuthorizationKey", "wifi_password"):
+    for k in _SECRETS:
         _lf.secret(cfg.get(k))
 
     def watch(name, value):
-        if name in ("AuthorizationKey", "wifi_password"):
+        if name in _SECRETS:
             _lf.secret(value)
     cfg.watch(watch)
 

@@ -21,8 +21,9 @@ def free_port():
 
 class Charger:
     def __init__(self, runtime, csms_url, data_dir, ident="cp-test", connectors=1, heap=None,
-                 sets=()):
+                 sets=(), board=()):
         self.sets = list(sets)
+        self.board = list(board)    # "option=json" of the simulated board
         self.ev = None      # "B" / "C": an EV plugged in at the next power-up
         self.clock = None   # "unset": the board's RTC at the embedded epoch at every start
         self.runtime = runtime
@@ -48,6 +49,8 @@ class Charger:
             cmd += ["--heap", str(self.heap)]
         for kv in self.sets:
             cmd += ["--set", kv]
+        for kv in self.board:
+            cmd += ["--board", kv]
         if self.ev:
             cmd += ["--ev", self.ev]
         if self.clock:

@@ -21,6 +21,16 @@ def csms():
         yield srv
 
 
+@pytest.fixture
+def broker():
+    """A mosquitto on a free port of 127.0.0.1 (tools/broker.py), stopped after the test."""
+    from broker import Broker
+    b = Broker()
+    b.start()
+    yield b
+    b.close()
+
+
 @pytest.fixture(params=["micropython", "cpython"])
 def runtime(request):
     return request.param
@@ -30,8 +40,9 @@ def runtime(request):
 def make_charger(tmp_path, runtime):
     made = []
 
-    def make(csms_url, ident="cp-test", connectors=1, data=None, heap=None, sets=()):
-        c = Charger(runtime, csms_url, data or (tmp_path / ident), ident, connectors, heap, sets)
+    def make(csms_url, ident="cp-test", connectors=1, data=None, heap=None, sets=(), board=()):
+        c = Charger(runtime, csms_url, data or (tmp_path / ident), ident, connectors, heap, sets,
+                    board)
         made.append(c)
         return c
     yield make

@@ -8,13 +8,20 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RUNTIMES = ("micropython", "cpython")
 
 
+def _mplib():
+    # umqtt.simple from the pinned micropython-lib (tools/mplib.py).
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import mplib
+    return mplib.path()
+
+
 def micropython():
     return os.path.join(os.path.dirname(sys.executable), "micropython")
 
 
 def run(runtime, script, *args, board="sim", timeout=60, heap=None):
     paths = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", board),
-             os.path.join(ROOT, "host_tests")]
+             os.path.join(ROOT, "host_tests"), _mplib()]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)

@@ -41,7 +41,9 @@ DEVICE_KEYS = ["csms_url", "charge_point_id", "wifi_ssid", "wifi_password", "ca_
                "max_current_a", "imp_per_kwh", "connectors", "phases", "voltage",
                "fixed_cable_a", "ventilation", "free_vend", "free_vend_tag",
                "resume_after_power_loss", "update_signed_only",
-               "update_allow_downgrade", "update_trial_s"]
+               "update_allow_downgrade", "update_trial_s", "mqtt_url", "mqtt_user",
+               "mqtt_password", "mqtt_prefix", "mqtt_ca_file", "mqtt_discovery",
+               "mqtt_limit_timeout_s", "mqtt_fallback_a"]
 SECRET = "s3cr3t-0123456789abcdef"
 
 

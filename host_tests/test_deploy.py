@@ -74,7 +74,8 @@ def test_build_layout(tmp_path):
     files = deploy.build("esp32", str(tmp_path), deploy.default_mpy_cross())
     for p in ("main.py", "lib/board.mpy", "lib/setup.mpy", "lib/compat.mpy", "lib/log.mpy",
               "lib/logfile.mpy", "firmware/__init__.mpy", "firmware/main.mpy",
-              "firmware/setup.mpy", "firmware/net.mpy"):
+              "firmware/setup.mpy", "firmware/net.mpy", "lib/umqtt/simple.mpy",
+              "firmware/mqtt/link.mpy"):
         assert p in files and os.path.getsize(files[p]) > 0, p
     assert not any("manifest" in p or "README" in p or p.endswith(".py") and p != "main.py"
                    for p in files)

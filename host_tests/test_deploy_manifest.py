@@ -82,6 +82,9 @@ def frozen(image):
                         add(name, os.path.join(d, f))
         elif c[0] == "module":
             add(os.path.basename(c[1])[:-3], c[1])
+        elif c[0] == "require":
+            # A package of the pinned micropython-lib, e.g. umqtt.simple.
+            add(c[1], "micropython-lib " + c[1])
     return out
 
 

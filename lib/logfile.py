@@ -42,7 +42,7 @@ _HIDDEN = "<hidden>"
 
 current = None          # the LogFile made last, for the REPL (setup.logs())
 _secrets = []           # strings never written anywhere by this module
-_MAX_SECRETS = 4
+_MAX_SECRETS = 8       # the secret keys, each with a changed value or two
 
 
 def secret(value):

@@ -5,23 +5,17 @@
 # scratch buffer; on CPython it uses asyncio streams.
 import asyncio
 import os
-import errno
+import tcp
 from compat import sleep_ms, MICROPYTHON
 
 _TX = 512         # MicroPython: frames go out masked through this scratch
 
 if MICROPYTHON:
     import micropython
-    from asyncio import core as _core
-
     # What asyncio's Stream does, with the socket in our hands: a timed-out
-    # connect closes it instead of leaking it, and reads take what is already
-    # there without a generator per call.
-    def _writable(s):
-        yield _core._io_queue.queue_write(s)
-
-    def _readable(s):
-        yield _core._io_queue.queue_read(s)
+    # connect closes it instead of leaking it (lib/tcp.py), and reads take what
+    # is already there without a generator per call.
+    _readable = tcp.readable
 
     # Machine code: in Python this loop cost 10 us a byte on an RP2040, so a
     # 4 KB answer held the event loop for 40 ms.
@@ -50,21 +44,11 @@ class Stream:
     # _mid and _txmid.
     if MICROPYTHON:
         async def _open(self, host, port, ctx):
-            import socket
-            ai = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)[0]
-            s = self._sock = socket.socket(ai[0], ai[1], ai[2])
-            s.setblocking(False)
-            try:
-                s.connect(ai[-1])
-            except OSError as e:
-                if e.errno != errno.EINPROGRESS:
-                    raise
-            if ctx:
-                s = self._sock = ctx.wrap_socket(s, server_hostname=host,
-                                                 do_handshake_on_connect=False)
-                s.setblocking(False)
-            await _writable(s)
+            s = await tcp.connect(host, port, ctx, self._keep)
             self._w = asyncio.StreamWriter(s)
+
+        def _keep(self, s):
+            self._sock = s
 
         async def _fill(self, mv):
             s, got, n = self._sock, 0, len(mv)
@@ -151,8 +135,7 @@ class Stream:
             await self._w.drain()
     else:
         async def _open(self, host, port, ctx):
-            kw = {"ssl": ctx} if ctx else {}
-            self._r, self._w = await asyncio.open_connection(host, port, **kw)
+            self._r, self._w = await tcp.connect(host, port, ctx)
 
         async def _fill(self, mv):
             try:

@@ -19,6 +19,9 @@ What runs (the reference scenario is in tools/bench_scenario.py):
               boot time, event-loop stall, safety reactions, flash writes; beside each,
               a bare asyncio loop with the same probe measures the machine's own
               lateness (other processes), so a stall can be told from noise
+  mqtt        (not with --smoke) the stall while charging with and without MQTT at work,
+              on MicroPython and, when it can be built, the emulated RP2040
+              (tools/bench_mqtt.py); its own table and "details"/"mqtt"
   heap        smallest -X heapsize= (KB) that passes, by bisection with the scenario's
               SHORT variant (.mpy and .py in parallel), then the full scenario at the
               .mpy minimum (raised in steps until it passes) with a probe that runs
@@ -45,6 +48,7 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 
 import bench_heap  # noqa: E402
+import bench_mqtt  # noqa: E402
 import bench_report  # noqa: E402
 import bench_rpc  # noqa: E402
 import bench_scenario  # noqa: E402
@@ -193,6 +197,12 @@ def collect(a):
                                             res.get("seconds") or 0, (res["error"] or "")[:140]))
         say("  twin        smallest heap %s KB" % d["twin"]["min_kb"])
         d["imports"] = {"mpy": bench_heap.import_costs(tree), "py": bench_heap.import_costs(None)}
+        if not smoke:
+            say("bench: the stall with MQTT at work (tools/bench_mqtt.py)")
+            rts = ["micropython"]
+            if sim.images().available("rp2040-emu")[0] and shutil.which("node"):
+                rts.append("rp2040")
+            d["mqtt"] = bench_mqtt.measure(rts, 30, say)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return d
@@ -239,6 +249,9 @@ def main(argv=None):
     say("")
     say(bench_report.table(f))
     say("")
+    if "mqtt" in d:
+        say(bench_mqtt.table(d["mqtt"]))
+        say("")
     say("bench: %.0f s; figures written to %s" % (doc["seconds"], a.out))
     failed = [rt for rt, res in d["scenario"].items() if not res["ok"]]
     if not d["chip"]["ok"]:

@@ -2,7 +2,8 @@
 """`make run`: the bundled central system and a simulated charger on MicroPython,
 talking OCPP 1.6J over 127.0.0.1, narrated live.
 
-    python tools/demo.py [--runtime micropython|cpython|twin|rp2040] [--interactive] [--seconds N]
+    python tools/demo.py [--runtime micropython|cpython|twin|rp2040] [--interactive] [--no-mqtt]
+                         [--seconds N]
 
 The scripted demo boots the charger and plays one charging session: plug, tag,
 charge with meter values, a current limit from the central system that the
@@ -12,7 +13,11 @@ fault rcd|short|diode|weld on|off, call Action {json}, update [VERSION], quit.
 `update` makes a release bundle of this tree for the simulated board
 (tools/release.py, version 0.2.1 unless named), serves it over HTTP on
 127.0.0.1 (tools/fileserver.py) and sends UpdateFirmware: the charger
-downloads it, restarts into it on trial and confirms it.
+downloads it, restarts into it on trial and confirms it. With mosquitto
+installed, --interactive also starts a local broker, points the charger at it
+and adds "mqtt" (every topic the charger published, with its last value) and
+"mqtt set NAME VALUE" (a command: current_a, pause, phases). --no-mqtt leaves
+the broker out.
 """
 import argparse
 import json
@@ -140,9 +145,30 @@ def _update(ch, srv, version, files):
                                               "retrieveDate": "2020-01-01T00:00:00Z"})
 
 
-def interactive(ch, srv):
+def _mqtt(watcher, w):
+    # "mqtt": the topics and their last values; "mqtt set NAME VALUE": a command.
+    if watcher is None:
+        return {"ok": False, "error": "no broker: install mosquitto (apt-get install mosquitto)"}
+    prefix = "evse/" + CP_ID
+    if len(w) > 1:
+        name, _, value = w[1].partition(" ")
+        if name != "set" or " " not in value.strip():
+            return {"ok": False, "error": "mqtt set NAME VALUE, e.g. mqtt set current_a 10"}
+        n, v = value.strip().split(None, 1)
+        watcher.publish("%s/set/%s" % (prefix, n), v.strip())
+        return {"ok": True, "published": "%s/set/%s" % (prefix, n)}
+    with watcher.lock:
+        last = dict(watcher.last)
+    for t in sorted(last):
+        v = last[t].decode("utf-8", "replace")
+        say("mqtt", "%s = %s" % (t, v if len(v) <= 100 else v[:100] + "..."))
+    return {"ok": True, "topics": len(last)}
+
+
+def interactive(ch, srv, watcher=None):
     say("demo", "commands: status, plug, unplug, ev B|C|D, rfid TAG, net up|down, "
-        "fault KIND on|off, call Action {json}, update [VERSION], quit")
+        "fault KIND on|off, call Action {json}, update [VERSION], %squit" % (
+            "mqtt, mqtt set NAME VALUE, " if watcher is not None else ""))
     files = []
     for line in sys.stdin:
         w = line.split(None, 2)
@@ -168,6 +194,8 @@ def interactive(ch, srv):
                 ans = srv.call(CP_ID, w[1], json.loads(w[2]) if len(w) > 2 else {})
             elif cmd == "update":
                 ans = _update(ch, srv, w[1].strip() if len(w) > 1 else "0.2.1", files)
+            elif cmd == "mqtt":
+                ans = _mqtt(watcher, line.split(None, 1))
             else:
                 ans = {"ok": False, "error": "unknown command %s" % cmd}
         except Exception as e:
@@ -182,6 +210,8 @@ def main(argv=None):
     ap.add_argument("--runtime", default="micropython", choices=sim.RUNTIMES,
                     help="rp2040: the emulated chip; twin: the 32-bit unix port, frozen")
     ap.add_argument("--interactive", action="store_true")
+    ap.add_argument("--no-mqtt", action="store_true",
+                    help="--interactive without the local MQTT broker")
     ap.add_argument("--seconds", type=int, default=12, help="length of the scripted demo")
     a = ap.parse_args(argv)
 
@@ -195,7 +225,17 @@ def main(argv=None):
     srv.heartbeat_interval = 5
     srv.start()
     data = tempfile.mkdtemp(prefix="evse-demo-")
-    ch = Charger(a.runtime, srv.url, os.path.join(data, CP_ID), CP_ID)
+    broker = watcher = None
+    sets = []
+    if a.interactive and not a.no_mqtt:
+        from broker import Broker, BrokerError
+        try:
+            broker = Broker().start()
+            watcher = broker.watch("#")
+            sets = ["mqtt_url=" + broker.url]
+        except BrokerError as e:
+            say("demo", "no MQTT: %s" % e)
+    ch = Charger(a.runtime, srv.url, os.path.join(data, CP_ID), CP_ID, sets=sets)
     stop = threading.Event()
     follower = threading.Thread(target=_follow, args=(ch.logfile, stop), daemon=True)
     t0 = time.time()
@@ -203,9 +243,10 @@ def main(argv=None):
     try:
         ch.start()
         follower.start()
-        say("demo", "charger %s on %s, central system %s" % (CP_ID, a.runtime, srv.url))
+        say("demo", "charger %s on %s, central system %s%s" % (
+            CP_ID, a.runtime, srv.url, ", MQTT broker " + broker.url if broker else ""))
         if a.interactive:
-            interactive(ch, srv)
+            interactive(ch, srv, watcher)
         else:
             scripted(ch, srv, a.seconds)
     except KeyboardInterrupt:
@@ -219,6 +260,8 @@ def main(argv=None):
         stop.set()
         msgs = srv.messages(cp_id=CP_ID)
         srv.stop()
+        if broker is not None:
+            broker.close()
         shutil.rmtree(data, ignore_errors=True)
     calls = [m for m in msgs if m["direction"] == "in" and m["message_type"] == "CALL"]
     kinds = {}

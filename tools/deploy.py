@@ -30,6 +30,9 @@ lib/fwslot.py):
     lib/mport.mpy      boards/common/: what the ESP32 and RP2040 drivers share
     lib/setup.mpy      `from firmware.setup import *`, the REPL API (import setup)
     lib/*.mpy          lib/*.py (compat, log, ws, logfile, ...)
+    lib/umqtt/simple.mpy  micropython-lib's MQTT client, from the pinned archive
+                       (tools/mplib.py; without the archive it is left out, with
+                       a warning: MQTT stays off)
     firmware/**.mpy    the application package
     deploy.json        what this deploy installed (board, mode, files)
 
@@ -154,7 +157,20 @@ def plan_sources(board, source=False, frozen=False):
             if f.endswith(".py") and f != "manifest.py":
                 add("lib/" + f[:-3] + ext, os.path.join(top, f))
     add("lib/setup" + ext, None)        # the shim, written by build()
+    for rel, src in mplib_files()[0].items():
+        add("lib/" + rel[:-3] + ext, src)
     return out
+
+
+def mplib_files():
+    """({path under lib/: file} of the micropython-lib modules the firmware
+    uses, why they are missing or None)."""
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import mplib
+    try:
+        return mplib.files(), None
+    except mplib.MplibError as e:
+        return {}, str(e)
 
 
 # The native emitter of each board's MicroPython, for mpy-cross -march when no
@@ -378,6 +394,9 @@ def deploy(board_name, port, source=False, frozen=False, reset=True, dry_run=Fal
                                   ", ".join(m + ".py" for m in missing), board_name, board_name))
         out("image: main.py, the board driver and the firmware are frozen in it; nothing "
             "to copy")
+    why = None if frozen else mplib_files()[1]
+    if why:
+        out("warning: umqtt.simple left out (%s): MQTT stays off on this board" % why)
     files = build(board_name, build_dir, mpy_cross, source, frozen, arch)
     want = dict((p, sha256_file(f)) for p, f in files.items())
     if not frozen:

@@ -17,6 +17,13 @@ tree on its import path. Its sys.path starts with "" (the working directory), so
 it runs in an empty folder: a folder named like a frozen module (firmware/, as in
 this repository's root) would be imported instead.
 
+On micropython and cpython the micropython-lib modules the firmware uses
+(umqtt.simple, for MQTT) come from the pinned archive (tools/mplib.py, into
+build/mplib); the twin and the chip have them frozen in.
+
+--board OPTION=JSON sets an option of the simulated board (boards/README.md),
+e.g. --board phase_switch=true; on rp2040, of the chip's board driver.
+
 --runtime rp2040 runs the real rp2 port in an emulated RP2040 (tools/chip/), the
 emulator image built first in the same way; the chip's flash is DATA/flash.bin.
 --heap does not apply (the chip's heap is what the port leaves), nor do .mpy
@@ -76,6 +83,17 @@ def workdir(runtime):
     return d
 
 
+def mplib_path():
+    """build/mplib (tools/mplib.py): umqtt.simple for the unfrozen runtimes."""
+    if HERE not in sys.path:
+        sys.path.insert(0, HERE)
+    import mplib
+    try:
+        return mplib.path()
+    except mplib.MplibError as e:
+        raise SystemExit("sim: %s" % e)
+
+
 def micropython_exe():
     exe = os.path.join(os.path.dirname(sys.executable), "micropython")
     if os.path.exists(exe):
@@ -87,15 +105,18 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
             probe=False, mpy_dir=None, sets=(), ev=None, entry=None, board=(), clock=None):
     """The command line and environment that start one firmware process (run it
     in workdir(runtime)). entry: a script to run instead of start.py. board:
-    options of the emulated chip's board driver, "name=json" (rp2040 only).
-    clock "unset": the board's RTC starts at the embedded ports' epoch, as after
-    a power loss (the emulated chip's RTC always does what the rp2 port's does)."""
+    options of the board, "name=json" (the simulated board's, or on rp2040 the
+    chip's driver's). clock "unset": the board's RTC starts at the embedded
+    ports' epoch, as after a power loss (the emulated chip's RTC always does
+    what the rp2 port's does)."""
     # mpy_dir: a tree of precompiled .mpy modules (firmware/, lib/ and the
     # board's) to run instead of the sources, as on a board.
     if mpy_dir:
         paths = [mpy_dir, os.path.join(mpy_dir, "lib"), os.path.join(mpy_dir, "board")]
     else:
         paths = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "sim")]
+    if runtime in ("micropython", "cpython"):
+        paths.append(mplib_path())
     start = os.path.join(ROOT, "boards", "sim", "start.py")
     if mpy_dir:
         # The entry script's folder comes first on the path: it must be the
@@ -117,6 +138,9 @@ def command(runtime, data, csms=None, ident=None, connectors=1, control=0, heap=
         args += ["--ev", ev]
     if clock == "unset":
         args += ["--clock", "unset"]
+    if runtime != "rp2040":
+        for kv in board:
+            args += ["--board", kv]
     env = dict(os.environ)
     if runtime == "micropython":
         env["MICROPYPATH"] = ":".join([".frozen"] + paths)
@@ -176,6 +200,9 @@ def main(argv=None):
                     help="unset: the board's RTC starts at 2000-01-01T00:00:00Z on every start, "
                          "as a board without a battery after a power loss (rp2040: the chip's "
                          "RTC always starts where the rp2 port sets it, 2021-01-01)")
+    ap.add_argument("--board", action="append", default=[], metavar="OPTION=JSON",
+                    help="a board option (boards/README.md), e.g. --board phase_switch=true "
+                         "(repeatable)")
     ap.add_argument("--mpy", default=None, metavar="DIR",
                     help="run precompiled .mpy modules from DIR (see tools/bench.py)")
     a = ap.parse_args(argv)
@@ -185,7 +212,7 @@ def main(argv=None):
     prepare(a.runtime, say=lambda s: print("sim: " + s.strip(), flush=True))
     cwd = workdir(a.runtime)
     cmd, env = command(a.runtime, a.data, a.csms, a.id, a.connectors, a.control, a.heap,
-                       a.probe, a.mpy, a.set, a.ev, clock=a.clock)
+                       a.probe, a.mpy, a.set, a.ev, board=a.board, clock=a.clock)
     child = None
 
     def forward(sig, _frame):

@@ -7,3 +7,6 @@ freeze("../../lib")
 # The application package, and its REPL API again as the top-level `setup`.
 package("firmware", base_path="../..")
 module("setup.py", base_path="../../firmware")
+
+# micropython-lib's MQTT client (firmware/mqtt/link.py), from the pinned sources.
+require("umqtt.simple")

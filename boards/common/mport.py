@@ -101,6 +101,11 @@ class MachinePort:
         self._test = Pin(pins["rcd_test"], Pin.OUT, value=0) if self.has_rcd_test else None
         self.has_lock = bool(opts.get("has_lock"))
         self._lock = Pin(pins["lock"], Pin.OUT, value=0) if self.has_lock else None
+        # De-energised at start: one phase until the controller has switched
+        # (firmware/evse/phases.py), never under load.
+        self.has_phase_switch = bool(opts.get("has_phase_switch"))
+        self._phase = Pin(pins["phase_switch"], Pin.OUT, value=0) \
+            if self.has_phase_switch else None
 
         self._guard_levels()
         self._floor = self._raw_of(4000)
@@ -256,6 +261,10 @@ class MachinePort:
             return None
         self._lock.value(1 if locked else 0)
         return True
+
+    def phase_switch(self, on):
+        if self._phase is not None:
+            self._phase.value(1 if on else 0)
 
 
 class MachineBoard:

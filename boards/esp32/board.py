@@ -20,6 +20,7 @@ PINS = {
     "rcd": 35,          # residual-current monitor fault output, input-only
     "rcd_test": 32,     # residual-current monitor test input, optional
     "lock": 14,         # cable lock actuator, optional
+    "phase_switch": 33,  # phase contactor on L2/L3, high = three phases, optional
     "led": 2,           # status LED
 }
 

@@ -67,6 +67,7 @@ PINS = {
     "rcd": 20,          # residual-current monitor fault output
     "rcd_test": 21,     # residual-current monitor test input, optional
     "lock": 22,         # cable lock actuator, optional
+    "phase_switch": 15,  # phase contactor on L2/L3, high = three phases, optional
     "led": "LED",       # the Pico W's LED (on the Wi-Fi chip, no PWM)
 }
 

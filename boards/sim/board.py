@@ -8,6 +8,11 @@ wall clock whatever the caller's rhythm.
 Extra methods for the simulator's control channel (connector n is 1-based):
     plug(n), unplug(n), ev_state(n, "B"|"C"|"D"), ev_max_a(n, amps),
     fault(n, "rcd"|"short"|"diode"|"weld", on), sim_status(n) -> dict
+
+With the option phase_switch, a phase contactor on L2 and L3: de-energised
+(one phase) at start, phase_switch(True) for all the phases; the EV draws on
+the phases it connects, and every switch made while the main contactor is
+closed is counted (phase_switch_under_load: must stay 0).
 """
 import binascii
 import hashlib
@@ -40,6 +45,10 @@ class SimPort:
         self.has_lock = bool(opts.get("lock", False))
         self._feedback = bool(opts.get("feedback", True))
         self._pp_ohm = opts.get("pp_ohm")
+        self.has_phase_switch = bool(opts.get("phase_switch", False))
+        self.phase_on = False     # the phase contactor, de-energised: one phase
+        self.phase_switches = 0
+        self.phase_under_load = 0
         self.ev = EV(opts.get("battery_wh", 40000), opts.get("soc", 0.5),
                      opts.get("ev_max_a", 32))
         self._ready_on_plug = opts.get("ev_request", "B")
@@ -81,7 +90,12 @@ class SimPort:
             took = self.ev.charge(self.power_w * dt / 3600000)
             self.meter_wh += took
         self.power_w = self.ev.draw_w(self._duty(), self.closed(),
-                                      self.voltage, self.phases)
+                                      self.voltage, self.live_phases())
+
+    def live_phases(self):
+        if self.has_phase_switch and not self.phase_on:
+            return 1
+        return self.phases
 
     def ev_shows(self):
         if self.faults["short"]:
@@ -160,6 +174,16 @@ class SimPort:
     def _hazard(self):
         if self.cmd and self.hazard_ms is None:
             self.hazard_ms = ticks_ms()
+
+    def phase_switch(self, on):
+        self.advance()
+        if bool(on) != self.phase_on:
+            self.phase_switches += 1
+            if self.closed():
+                self.phase_under_load += 1
+                log.error("sim", "connector %d: phase contactor switched under load", self.n)
+        self.phase_on = bool(on)
+        self.advance()
 
     def contactor_feedback(self):
         return self.closed() if self._feedback else None
@@ -250,6 +274,9 @@ class SimPort:
             "sim_faults": active,
             "rcd_test_out": self.test_out,
             "locked": self.locked,
+            "phases": self.live_phases(),
+            "phase_switches": self.phase_switches,
+            "phase_switch_under_load": self.phase_under_load,
         }
 
 

@@ -85,6 +85,16 @@ def handle(board, app, req, probe=None):
     if cmd == "fault":
         board.fault(_conn(board, req), req.get("kind"), _bool(req, "on"))
         return {}
+    if cmd == "set":
+        # A setting changed while the firmware runs, as setup.set does.
+        from firmware.config import settle
+        k = req.get("key")
+        if not isinstance(k, str):
+            raise ValueError("key must be the name of a setting")
+        why = settle(app.cfg, [(k, req.get("value"))], "repl")[1]
+        if why:
+            raise ValueError(why[k][1])
+        return {}
     if cmd == "rfid":
         tag = req.get("tag")
         if not isinstance(tag, str) or not 0 < len(tag) <= 20:

@@ -4,10 +4,12 @@
 #            [--set key=value ...]   (configuration keys, as the REPL's setup.set)
 #            [--ev B|C]              (an EV plugged in on every connector at power-up)
 #            [--clock unset]         (the RTC at the embedded ports' epoch, as after a power loss)
+#            [--board option=json ...]   (options of the simulated board, boards/README.md)
 # tools/sim.py starts it and restarts it when it exits with code 3 (a reset).
 # The boot code (lib/fwslot.py) chooses the firmware slot before anything of
 # the firmware or the board is imported.
 import sys
+import json
 import fwslot
 
 
@@ -22,6 +24,9 @@ def _args(argv):
         if a == "--set":
             k, _, v = argv[i + 1].partition("=")
             opts.setdefault("set", {})[k] = v
+        elif a == "--board":
+            k, _, v = argv[i + 1].partition("=")
+            opts.setdefault("board", {})[k] = json.loads(v)
         else:
             opts[a[2:]] = argv[i + 1]
         i += 2
@@ -47,7 +52,9 @@ async def _main(opts):
     log.add_sink(lf.sink)
     asyncio.create_task(lf.run())
     # The simulated socket has a cable lock, as most wallboxes with a socket do.
-    b = board.Board({"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True})
+    bo = {"data_dir": opts["data"], "connectors": opts["connectors"], "lock": True}
+    bo.update(opts.get("board", {}))
+    b = board.Board(bo)
     if opts.get("ev"):
         # An EV already plugged in at power-up, as one that stayed connected
         # through a power cut is.

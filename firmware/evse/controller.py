@@ -10,9 +10,12 @@ it never imports OCPP code and never waits on the network or on files.
                              #   "fault"     ChargePointErrorCode string, None = cleared
                              #   "offer"     amps now offered on the pilot (0 = none)
                              #   "contactor" bool, the new command
+                             #   "phases"    phases now in use (after a switch)
                              # It must not block; its exceptions are logged and dropped.
     ctl.permit(bool)         # charging allowed (authorised transaction, free vend)
     ctl.set_limit(amps)      # OCPP / smart-charging limit; None = none, < 6 A = no offer
+    ctl.set_phases(n)        # charge on n phases (ports with a phase contactor,
+                             # firmware/evse/phases.py); False when it cannot
     ctl.configure(settings)  # change settings at run time (same keys as below)
     ctl.step(now_ms=None)    # one control cycle; tests drive it on a fake clock
     await ctl.run()          # the asyncio task: step() every PERIOD_MS (50 Hz)
@@ -32,7 +35,9 @@ detail for vendorErrorCode, e.g. "rcd", "diode", "welded"), ev_connected
 (cp in B/C/D), charging (contactor closed), permitted, limit_a, cable_a
 (None = no cable limit), raw (the undebounced letter of the last reading),
 last_step_ms (ticks of the last step, for the watchdog supervisor: the task
-is alive while ticks_diff(ticks_ms(), ctl.last_step_ms) stays small).
+is alive while ticks_diff(ticks_ms(), ctl.last_step_ms) stays small),
+phases (in use: the wired count, or the phase contactor's), can_switch
+(a phase contactor is fitted).
 
 Rules (IEC 61851-1 and issue 3), with the timing constants:
 - Classification: pilot.classify on the high plateau; a new letter must be read
@@ -44,6 +49,10 @@ Rules (IEC 61851-1 and issue 3), with the timing constants:
   on the next step (<= 20 ms).
 - The contactor closes only when cp is C (or D with ventilation), the raw
   reading agrees, the pilot offers current and nothing is faulted.
+- Phase switching (firmware/evse/phases.py): while the phase contactor is
+  to move there is no offer; it moves only once the contactor has been open
+  (feedback too, when fitted) for SETTLE_MS, and the offer returns SWITCH_MS
+  after it moved. So it never switches under load.
 - The board opens the contactor by itself, without this step and without the
   event loop, on a residual-current trip or when the pilot leaves C (D with
   ventilation): port.contactor(True, vent) arms its safety path, and each step
@@ -85,6 +94,7 @@ from compat import ticks_ms, ticks_diff, sleep_ms
 from firmware.evse import pilot
 from firmware.evse.meter import Meter
 from firmware.evse.safety import Faults
+from firmware.evse.phases import PhaseSwitch
 
 PERIOD_MS = 20
 DEBOUNCE_MS = 60
@@ -131,6 +141,8 @@ class Controller:
         self._tripped = getattr(port, "tripped", None)
         self.tag = "evse%d" % self.s["connector"]
         self._permit = bool(self.s["free_vend"])
+        self._phase = PhaseSwitch(port, self.s["phases"], self.tag) \
+            if getattr(port, "has_phase_switch", False) else None
         self.fault = None
         self.fault_info = None
         port.contactor(False)
@@ -145,6 +157,9 @@ class Controller:
 
     def set_limit(self, amps):
         self.limit_a = amps
+
+    def set_phases(self, n):
+        return self._phase.ask(n) if self._phase is not None else n == self.s["phases"]
 
     def _merge(self, settings):
         for k in settings:
@@ -193,8 +208,16 @@ class Controller:
         return self.s["voltage"]
 
     @property
+    def phases(self):
+        return self._phase.n if self._phase is not None else self.s["phases"]
+
+    @property
+    def can_switch(self):
+        return self._phase is not None
+
+    @property
     def current_a(self):
-        return self.meter.power_w / (self.s["voltage"] * self.s["phases"])
+        return self.meter.power_w / (self.s["voltage"] * self.phases)
 
     @property
     def ev_connected(self):
@@ -215,6 +238,7 @@ class Controller:
         old_fault = self.fault
         old_offer = self.offered_a
         old_closed = self.contactor_closed
+        old_phases = self.phases
         pwm_at_read = self._duty
 
         # The board's safety path may have opened the contactor since the last
@@ -263,8 +287,10 @@ class Controller:
 
         # ---- offer ----
         amps = self._offer_amps()
+        hold = self._phase is not None and self._phase.step(now, self.contactor_closed,
+                                                            f.feedback)
         offering = connected and self._permit and self.fault is None \
-            and f.ready() and amps >= pilot.MIN_A
+            and f.ready() and amps >= pilot.MIN_A and not hold
         if not offering:
             amps = 0
         self.offered_a = amps
@@ -309,6 +335,8 @@ class Controller:
             self._emit("offer", self.offered_a)
         if self.contactor_closed != old_closed:
             self._emit("contactor", self.contactor_closed)
+        if self.phases != old_phases:
+            self._emit("phases", self.phases)
 
     def _offer_amps(self):
         s = self.s

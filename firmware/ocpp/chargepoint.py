@@ -23,6 +23,7 @@ What a handler (firmware/ocpp/actions/<Action>.py) may use, and nothing else
     cp.diag           diagnostics and log uploads (diagnostics.py): start(...), trigger(...)
     cp.security       the security events (secevents.py): event(type, info)
     cp.certs          the CA certificates (firmware/certstore.py): install, ids, delete
+    (cp.smart.local: the local limits, firmware/locallimit.py, read-only here)
     cp.vendors        vendorId -> fn(messageId, data) -> (status, data), DataTransfer
     cp.reset(kind)    stop every transaction and restart the board
 The session (session.py) works with cp.out alone.
@@ -49,7 +50,8 @@ from firmware import signing
 
 
 class ChargePoint:
-    def __init__(self, board, cfg, store, controllers=None, register=None, tls=None):
+    def __init__(self, board, cfg, store, controllers=None, register=None, tls=None,
+                 local=None):
         self.board = board
         self.cfg = cfg
         self.store = store
@@ -67,7 +69,14 @@ class ChargePoint:
         self.auth = Auth(cfg, store, out.call, out.can_send)
         self.locallist = self.auth.local_list = LocalList(store, cfg)
         self.smart = Smart(cfg, store, n, cfg.get("voltage"), cfg.get("phases"))
+        for c in range(1, n + 1):
+            self.smart.can_switch[c] = bool(getattr(ctls[c - 1], "can_switch", False))
         self.limiter = Limiter(self.smart, conns)
+        if local is not None:
+            # The local limits (MQTT) take part in the limit and the composite
+            # schedule, and wake the limiter when they move.
+            self.smart.local = local
+            local.on_change = self.limiter.changed
         out.on_time = self._clock
         self.txs = out.txs = Transactions(cfg, store, self.queue, conns, self.reservations,
                                           self.auth, self.smart, self.limiter, register)
@@ -203,6 +212,8 @@ class ChargePoint:
                 d["energy_wh"] = ctl.energy_wh
                 d["power_w"] = ctl.power_w
                 d["fault"] = ctl.fault
+                d["phases"] = ctl.phases
+                d["session_wh"] = ctl.energy_wh - conn.tx.start_wh if conn.tx else 0
             conns.append(d)
         return {"online": out.online, "boot": out.boot, "connectors": conns,
                 "queue": self.queue.pending}

@@ -1,7 +1,11 @@
-# Brings the smart-charging limit in force to each connector's pilot. It wakes
-# when a period starts or ends (the schedule says when) or when something
-# changed (a profile, a transaction, the clock), never by polling every tick,
-# and a new limit reaches the controller at once (the pilot within one step).
+# Brings the limit in force to each connector's pilot: the smallest of the
+# smart-charging limit and the local limits (firmware/locallimit.py: MQTT),
+# and the phase count (numberPhases, MQTT) to its phase contactor. It wakes
+# when a period starts or ends (the schedule says when), when a local limit
+# expires, or when something changed (a profile, a transaction, the clock, a
+# local limit), never by polling every tick, and a new limit reaches the
+# controller at once (the pilot within one step). The controller acts on
+# changes only, so a limit given again changes nothing.
 #
 # A ChargePointMaxProfile limits the charge point as a whole (spec 3.13.1), so
 # with more than one connector its current is shared (share() below): the
@@ -66,7 +70,10 @@ class Limiter:
         now = wall()
         # Known again: BootNotification or NTP call changed() (the charge point).
         self.smart.clock_known = wall_known()
+        t_ms = ticks_ms() if now_ms is None else now_ms
         nxt = MAX_SLEEP_S
+        sc = self.smart
+        local = sc.local
         conns = self.conns
         shared = len(conns) > 2
         station = None
@@ -77,18 +84,27 @@ class Limiter:
         own = [None] * len(conns)
         for conn in conns[1:]:
             tx = conn.tx
-            a, dt = self.smart.limit(conn.c, now, tx.start_s if tx else None,
-                                     calc.OWN if station is not None else calc.ALL)
-            own[conn.c] = a
+            c = conn.c
+            a, dt, n = sc.limits(c, now, tx.start_s if tx else None,
+                                 calc.OWN if station is not None else calc.ALL)
+            if local is not None:
+                la, _src, ldt = local.amps(c, t_ms)
+                if la is not None and (a is None or la < a):
+                    a = la
+                if ldt is not None and (dt is None or ldt / 1000 < dt):
+                    dt = ldt / 1000
+            own[c] = a
             if dt is not None and dt < nxt:
                 nxt = dt
+            if getattr(conn.ctl, "can_switch", False):
+                conn.ctl.set_phases(calc.used_phases(sc, c, n))
         if station is not None:
             hw = self.smart.cfg.get("max_current_a")
             caps = [hw if a is None or a > hw else a for a in own[1:]]
             active = [conn for conn in conns[1:] if conn.tx is not None]
             active.sort(key=lambda conn: (conn.tx.start_s, conn.c))
             got = share(station, caps, [conn.c - 1 for conn in active])
-            wait = self._hold(got, ticks_ms() if now_ms is None else now_ms)
+            wait = self._hold(got, t_ms)
             if wait is not None and wait < nxt:
                 nxt = wait
             own[1:] = got

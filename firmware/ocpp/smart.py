@@ -8,8 +8,11 @@
 #   sc.clear(pid, connector, purpose, stack) -> "Accepted" | "Unknown"
 #   sc.tx_ended(c)                                     drops that connector's TxProfiles
 #   sc.limit(c, now_s, tx_start_s) -> (amps or None, seconds to next change or None)
+#   sc.limits(c, now_s, tx_start_s) -> the same and the numberPhases in force (0: none)
 #   sc.composite(c, duration_s, unit, now_s, tx_start_s) -> chargingSchedule or None
 #   sc.version                                         bumped on every change
+#   sc.local, sc.can_switch[c]   the local limits (firmware/locallimit.py) and which
+#                                connectors have a phase contactor (the charge point's)
 #
 # What is a CALLERROR and what is Rejected: a connectorId outside 0..n is a
 # PropertyConstraintViolation (errata 3.39), and so is a value outside an
@@ -30,7 +33,7 @@
 # start of the transaction it was set for and applies to that transaction only,
 # so one left behind by a power cut never limits the next transaction.
 import log
-from compat import parse_iso, wall
+from compat import parse_iso, wall, ticks_ms
 from firmware.ocpp.rpc import CallError
 from firmware.ocpp import smart_calc as calc
 
@@ -85,6 +88,8 @@ class Smart:
         self.n = n_connectors
         self.voltage = voltage
         self.phases = phases
+        self.local = None
+        self.can_switch = [False] * (n_connectors + 1)
         self.entries = []
         self.version = 0
         # False while the wall clock is unknown (set by the limiter): periods at
@@ -285,6 +290,9 @@ class Smart:
         times (Absolute with startSchedule, Recurring, validFrom or validTo)
         cannot say which period is in force: its lowest limit holds until the
         clock is known."""
+        return self.limits(c, now_s, tx_start_s, groups)[:2]
+
+    def limits(self, c, now_s, tx_start_s, groups=calc.ALL):
         real = self.entries
         if self.clock_known:
             return calc.limit(self, c, now_s, tx_start_s, groups)
@@ -296,4 +304,4 @@ class Smart:
 
     def composite(self, c, duration_s, unit, now_s, tx_start_s):
         return calc.composite(self, c, duration_s, unit, now_s, tx_start_s,
-                              self.cfg.get("ChargingScheduleMaxPeriods"))
+                              self.cfg.get("ChargingScheduleMaxPeriods"), ticks_ms())

@@ -189,53 +189,86 @@ def _tenths(q):
     return q // 10 if q % 10 == 0 else q / 10
 
 
-def phases_of(e, i, phases):
-    # A period's numberPhases above what the charger has does not scale the
-    # limit (errata 3.34): the limit is used as given on the phases there are.
-    n = e[6][3 * i + 2]
-    if n == 0 or n > phases:
-        return phases
-    return n
+def used_phases(sc, c, n):
+    """The phases connector c charges on during a period for n phases (0: the
+    period does not say). With a phase contactor the charger switches to the
+    fewest of the wired phases, the local limits' (MQTT) and the period's;
+    without one it stays on the wired phases."""
+    p = sc.phases
+    if sc.can_switch[c]:
+        lp = sc.local.phases(c) if sc.local is not None else None
+        if lp is not None and lp < p:
+            p = lp
+        if 0 < n < p:
+            p = n
+    return p
 
 
-def amps(e, i, volts, phases):
-    q = e[6][3 * i + 1]
-    if e[2]["chargingSchedule"]["chargingRateUnit"] == "A":
-        return _tenths(q)
-    return q / (10 * volts * phases_of(e, i, phases))
+def amps(sc, c, e, i):
+    """The amperes per phase that period i of entry e allows connector c.
+    A numberPhases above the phases in use does not scale the limit (errata
+    3.34). One below them, on a charger that cannot switch, is honoured by the
+    arithmetic: the period's power spread over the phases in use, so a
+    6900 W period for one phase is 10 A on three, never 30."""
+    ps = e[6]
+    q = ps[3 * i + 1]
+    n = ps[3 * i + 2]
+    p = used_phases(sc, c, n)
+    if e[2]["chargingSchedule"]["chargingRateUnit"] == "W":
+        return q / (10 * sc.voltage * p)
+    a = _tenths(q)
+    if 0 < n < p:
+        return a * n / p
+    return a
 
 
-def pick(sc, e0, p0, e1, p1):
+def pick(sc, c, e0, p0, e1, p1):
     """(entry, period, amps) of the lower of the two, or (None, None, None)."""
     if e1 is None:
         if e0 is None:
             return None, None, None
-        return e0, p0, amps(e0, p0, sc.voltage, sc.phases)
-    a1 = amps(e1, p1, sc.voltage, sc.phases)
+        return e0, p0, amps(sc, c, e0, p0)
+    a1 = amps(sc, c, e1, p1)
     if e0 is not None:
-        a0 = amps(e0, p0, sc.voltage, sc.phases)
+        a0 = amps(sc, c, e0, p0)
         if a0 < a1:
             return e0, p0, a0
     return e1, p1, a1
 
 
+def _given(e, i):
+    return e[6][3 * i + 2] if e is not None else 0
+
+
+def number(r):
+    """The fewest phases the prevailing periods of at()'s r give, 0: none does."""
+    a = _given(r[0], r[1])
+    b = _given(r[2], r[3])
+    if a == 0 or (b and b < a):
+        return b
+    return a
+
+
 def limit(sc, c, now, txs, groups=ALL):
+    """(amps or None, seconds until that or the numberPhases in force may
+    change or None, that numberPhases, 0 when no period gives one)."""
     floating = txs is None
     rel = now if floating else txs
     r = at(sc.entries, c, now, rel, floating, txs, groups)
-    a = pick(sc, r[0], r[1], r[2], r[3])[2]
+    a = pick(sc, c, r[0], r[1], r[2], r[3])[2]
+    n = number(r)
     nxt = r[4]
     steps = 0
     # Boundaries of profiles that do not prevail change nothing: look past them.
     while nxt is not None and steps < _LOOKAHEAD:
         r = at(sc.entries, c, nxt, rel, floating, txs, groups)
-        if pick(sc, r[0], r[1], r[2], r[3])[2] != a:
+        if pick(sc, c, r[0], r[1], r[2], r[3])[2] != a or number(r) != n:
             break
         if r[4] is None:
-            return a, None
+            return a, None, n
         nxt = r[4]
         steps += 1
-    return a, (None if nxt is None else nxt - now)
+    return a, (None if nxt is None else nxt - now), n
 
 
 def _round(x):
@@ -246,16 +279,30 @@ def _round(x):
     return q / 10
 
 
-def _convert(a, n, unit, sc):
+def _convert(a, p, unit, sc):
     if unit == "A":
         return a
-    return a * sc.voltage * n
+    return a * sc.voltage * p
 
 
-def composite(sc, c, duration, unit, now, txs, max_periods):
+def _local(sc, c, t, now, now_ms):
+    # The local limits at wall time t: (amps or None, the wall time they may
+    # change or None); for connector 0, every connector's.
+    if sc.local is None:
+        return None, None
+    a, _n, dt = sc.local.amps(c, now_ms + (t - now) * 1000)
+    if a is not None and c == 0:
+        a = a * sc.n
+    return a, (None if dt is None else t + (dt + 999) // 1000)
+
+
+def composite(sc, c, duration, unit, now, txs, max_periods, now_ms=0):
     """The GetCompositeSchedule.conf chargingSchedule from now for duration
-    seconds, or None when no profile applies in that time. Between profiles the
-    charger's own maximum applies (a local limit, spec 5.7) and caps them."""
+    seconds, or None when neither a profile nor a local limit applies in that
+    time. The charger's own maximum caps them (a local limit, spec 5.7), and so
+    do the local limits (MQTT, firmware/locallimit.py); numberPhases says the
+    phases in use when a period or a local limit sets them. now_ms: the ticks
+    of now, for the local limits."""
     rel = now if txs is None else txs
     hw = sc.cfg.get("max_current_a") * (sc.n if c == 0 else 1)
     r = at(sc.entries, c, now, rel, False, txs)
@@ -269,33 +316,41 @@ def composite(sc, c, duration, unit, now, txs, max_periods):
     used = False
     last = None
     steps = 0
+    lt = lnx = None
     while True:
-        e, p, a = pick(sc, r[0], r[1], r[2], r[3])
-        n = None
-        if e is not None:
+        e, p, a = pick(sc, c, r[0], r[1], r[2], r[3])
+        if lt is None or (lnx is not None and t >= lnx):
+            la, lnx = _local(sc, c, t, now, now_ms)
+            lt = t
+        n = _given(e, p)
+        k = used_phases(sc, c, n)
+        if e is not None or la is not None or k != sc.phases:
             used = True
+        if la is not None and (a is None or la < a):
+            a = la
+            e = None
         if a is None or a > hw:
-            lim = _convert(hw, sc.phases, unit, sc)
+            lim = _convert(hw, k, unit, sc)
+        elif e is not None and e[2]["chargingSchedule"]["chargingRateUnit"] == unit \
+                and (unit == "W" or n == 0 or n >= k):
+            lim = _tenths(e[6][3 * p + 1])
         else:
-            k = phases_of(e, p, sc.phases)
-            if e[6][3 * p + 2]:
-                n = k
-            if e[2]["chargingSchedule"]["chargingRateUnit"] == unit:
-                lim = _tenths(e[6][3 * p + 1])
-            else:
-                lim = _convert(a, k, unit, sc)
+            lim = _convert(a, k, unit, sc)
         lim = _round(lim)
-        if last is None or lim != last[0] or n != last[1]:
+        ph = k if (n or k != sc.phases) else None
+        if last is None or lim != last[0] or ph != last[1]:
             if len(out) >= max_periods:
                 # Cut where the periods run out rather than send a wrong tail.
                 end = t
                 break
             d = {"startPeriod": t - now, "limit": lim}
-            if n is not None:
-                d["numberPhases"] = n
+            if ph is not None:
+                d["numberPhases"] = ph
             out.append(d)
-            last = (lim, n)
+            last = (lim, ph)
         t = r[4]
+        if lnx is not None and (t is None or lnx < t):
+            t = lnx
         if t is None or t >= end:
             break
         steps += 1
@@ -311,7 +366,8 @@ def composite(sc, c, duration, unit, now, txs, max_periods):
         sch = first[2]["chargingSchedule"]
         m = sch.get("minChargingRate")
         if m is not None:
+            k = sc.phases
             if sch["chargingRateUnit"] != unit:
-                m = m * sc.voltage * sc.phases if unit == "W" else m / (sc.voltage * sc.phases)
+                m = m * sc.voltage * k if unit == "W" else m / (sc.voltage * k)
             res["minChargingRate"] = _round(m)
     return res

@@ -11,7 +11,10 @@ MICROPYTHON = os.path.join(os.path.dirname(sys.executable), "micropython")
 
 
 def paths(board="sim", fake_network=True):
-    p = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", board)]
+    # build/mplib: umqtt.simple from the pinned micropython-lib (tools/mplib.py).
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import mplib
+    p = [ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", board), mplib.path()]
     return ([HERE] if fake_network else []) + p
 
 

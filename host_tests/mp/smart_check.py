@@ -342,25 +342,35 @@ def sharing():
 
 
 def units():
-    # W -> A with 230 V: 6900 W on 3 phases is 10 A, on numberPhases 1 30 A.
+    # W -> A with 230 V: 6900 W on 3 phases is 10 A. A period for numberPhases
+    # 1 on a charger that cannot switch (no phase contactor) is honoured by
+    # the arithmetic: its 6900 W spread over the 3 phases in use, 10 A, not
+    # the 30 A a single phase would take (20.7 kW on three).
     sc = fresh()
     put(sc, 1, mk(1, TXD, 0, ((0, 6900),), unit="W"))
     a, _ = sc.limit(1, T0, None)
     expect("w_to_a_three_phases", near(a, 10), a)
     put(sc, 1, mk(1, TXD, 0, ((0, 6900, 1),), unit="W"))
     a, _ = sc.limit(1, T0, None)
-    expect("w_to_a_number_phases", near(a, 30), a)
+    expect("w_to_a_number_phases", near(a, 10), a)
+    # With a phase contactor the charger switches to the one phase: 30 A there.
+    sc.can_switch[1] = True
+    expect("w_to_a_number_phases_switched", sc.limits(1, T0, None) == (30, None, 1),
+           sc.limits(1, T0, None))
+    sc.can_switch[1] = False
     # Errata 3.34: numberPhases above what a single-phase charger has does not
     # shrink the limit: 6900 W on the one phase is 30 A.
     sc1 = fresh(phases=1)
     put(sc1, 1, mk(1, TXD, 0, ((0, 6900, 3),), unit="W"))
     a, _ = sc1.limit(1, T0, None)
     expect("w_to_a_more_phases_than_charger", near(a, 30), a)
-    # A -> W for GetCompositeSchedule: 10 A x 230 V x 3 = 6900 W; x 1 = 2300 W.
+    # A -> W for GetCompositeSchedule: 10 A x 230 V x 3 = 6900 W; x 1 = 2300 W,
+    # which a charger without a phase contactor draws on its 3 phases (the
+    # numberPhases it reports).
     sc = fresh()
     put(sc, 1, mk(1, TXD, 0, ((0, 10), (H, 10, 1)), mcr=6))
     s = sched(sc, 1, 2 * H, "W", T0)
-    expect("a_to_w_composite", per(s) == [(0, 6900), (H, 2300, 1)], s)
+    expect("a_to_w_composite", per(s) == [(0, 6900), (H, 2300, 3)], s)
     expect("min_charging_rate_converted", s is not None and s.get("minChargingRate") == 4140, s)
     s = sched(sc, 1, 2 * H, "A", T0)
     expect("min_charging_rate_carried", s is not None and s.get("minChargingRate") == 6, s)

@@ -41,7 +41,7 @@ BOOTROM = os.path.join(ROOT, "..", "shared", "toolchain", "rp2040-bootrom-b1.bin
 FAULTS = ("rcd", "short", "diode", "weld")
 _LEVEL = {"A": 12000, "B": 9000, "C": 6000, "D": 3000}
 _NO_DIODE_LOW = {"B": -8790, "C": -5620, "D": -2370}
-CHIP_CMDS = ("status", "stats", "rfid", "net")
+CHIP_CMDS = ("status", "stats", "rfid", "net", "set")
 
 
 def node_modules():
