@@ -110,9 +110,13 @@ class App:
             try:
                 from firmware.mqtt.service import Mqtt
             except ImportError as e:
-                # Charging goes on without it.
-                log.error("main", "MQTT stays off: %s; flash an image built with "
-                          "make firmware (it has umqtt.simple)", e)
+                # Charging goes on without it. Only a missing umqtt is the
+                # user's to fix; anything else is a broken build.
+                if "umqtt" in str(e):
+                    log.error("main", "MQTT stays off: %s; flash an image built with "
+                              "make firmware (it has umqtt.simple)", e)
+                else:
+                    log.error("main", "MQTT stays off: %s", e)
                 return
             self.mqtt = Mqtt(self)
             self.mqtt.start()

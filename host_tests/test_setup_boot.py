@@ -183,7 +183,7 @@ def test_mqtt_waits_for_wifi_and_its_password_stays_hidden(runtime, tmp_path, cs
             p.kill()
     with open(tmp_path / "data" / "log.txt") as f:
         logtext = f.read()
-    assert "mqtt: connected to " + b.url in logtext
+    assert "mqtt: connected to " + b.url in logtext, logtext
     assert "mqtt_password changed" in out
     for secret in (pw, WIFI_PW, KEY):
         assert secret not in out, secret

@@ -232,7 +232,7 @@ def test_record_log_torn_at_every_offset(tmp_path, warns):
         # The torn tail is gone from the file, so a new record is readable after it.
         q.append({"seq": "new"})
         assert [r["seq"] for _, r in RecordLog(st, "q").records()] == list(range(whole)) + ["new"]
-        assert os.path.getsize(p) == (ends[whole - 1] if whole else 0) + 7 + len('{"seq": "new"}')
+        assert os.path.getsize(p) == (ends[whole - 1] if whole else 0) + 7 + len('{"seq":"new"}')
     assert any("q: dropped" in w for w in warns)
 
 

@@ -20,8 +20,8 @@ is written to the file at the next flush ("N line(s) dropped").
 Why a writer task and not a write per line: a flash write can stall the CPU
 (a littlefs block erase takes milliseconds), and a log call can come from the
 pilot/contactor task. So the sink never touches flash; run() writes what has
-piled up once a second (at once after an ERROR line, or when the ring is half
-full), in chunks of at most CHUNK bytes with a yield between chunks, so other
+piled up once a second (at the next turn of the loop after an ERROR line, or
+when the ring is half full), in chunks of at most CHUNK bytes with a yield between chunks, so other
 tasks run between two flash writes. flush() does the same synchronously for
 shutdown and the REPL.
 
@@ -104,6 +104,7 @@ class LogFile:
         self.written = 0        # bytes written to flash, the wear budget
         self._since = None      # ticks of the oldest waiting line
         self._urgent = False
+        self._wake = None       # the writer's Event, set by the sink when urgent
         self._busy = False
         self._cur = self.path(0)
         self._cur_size = _size(self._cur)
@@ -142,6 +143,10 @@ class LogFile:
             self._since = ticks_ms()
         if level >= log.ERROR or self._fill * 2 >= cap:
             self._urgent = True
+            # A burst (the frames after a reconnect) fills the ring faster than
+            # a poll: wake the writer at the next turn of the loop.
+            if self._wake is not None:
+                self._wake.set()
 
     def pending(self):
         return self._fill
@@ -236,9 +241,19 @@ class LogFile:
         return self._since is None or ticks_diff(ticks_ms(), self._since) >= FLUSH_MS
 
     async def run(self, poll_ms=200):
+        import asyncio
+        self._wake = ev = asyncio.Event()
         while True:
-            await sleep_ms(poll_ms)
+            if not self._urgent:
+                try:
+                    await asyncio.wait_for(ev.wait(), poll_ms / 1000)
+                except asyncio.TimeoutError:
+                    pass
+            ev.clear()
+            await sleep_ms(0)
             if not self.due() or self._busy:
+                if self._busy:
+                    await sleep_ms(poll_ms)
                 continue
             n = self._fill
             self._busy = True

@@ -25,7 +25,7 @@ from firmware.mqtt.link import Link, Settings
 from firmware.mqtt.control import Control
 from firmware.mqtt.telemetry import Telemetry, PERIOD_MS
 from firmware.mqtt.discovery import Device, node_id
-from firmware.ocpp.outbox import FIRMWARE_VERSION
+from firmware.version import VERSION
 
 HA_STATUS = b"homeassistant/status"
 
@@ -57,7 +57,7 @@ class Mqtt:
         app.local.add(self.control)
         self.link = Link(self._message, self._up)
         self.link.allowed = app.link_up
-        self.telemetry = Telemetry(app.status, self.control, FIRMWARE_VERSION, wired)
+        self.telemetry = Telemetry(app.status, self.control, VERSION, wired)
         self.prefix = b""
         self.device = None
         self._announce = False      # configs (if on) and "online" are due
@@ -100,7 +100,7 @@ class Mqtt:
         prefix = cfg.get("mqtt_prefix") or "evse/" + _topic_safe(ident)
         old = self.device
         self.device = Device(node_id(ident), prefix, "EVSE " + ident, board.vendor, board.model,
-                             FIRMWARE_VERSION, board.connectors, cfg.get("phases"),
+                             VERSION, board.connectors, cfg.get("phases"),
                              self.control.can_switch, cfg.get("max_current_a"))
         disc = cfg.get("mqtt_discovery")
         key = (url, cfg.get("mqtt_user"), cfg.get("mqtt_password"), cfg.get("mqtt_ca_file"),

@@ -96,6 +96,7 @@ class ChargePoint:
         self.certs = CertStore(store, cfg)
         self.update = FirmwareUpdate(cfg, store, board, conns, out, self.security, tls)
         self.update.verify = signing.make(self.certs)
+        self.update.queue = self.queue
         self.diag = Diagnostics(cfg, store, out, self.security, self.dump, tls)
         out.rooms = [self.security, self.update, self.diag]
         out.changed(None, True)

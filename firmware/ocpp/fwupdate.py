@@ -56,6 +56,7 @@ class FirmwareUpdate:
         self.security = security
         self.tls = tls
         self.verify = None          # fn(cert PEM, digest, sig bytes) -> why or None (signed.py)
+        self.queue = None           # the transaction queue (txqueue.py), flushed before a restart
         self._task = None
         self._sending = False
         self._next_try = None
@@ -320,6 +321,10 @@ class FirmwareUpdate:
             for conn in self.conns[1:]:
                 if conn.ctl is not None:
                     conn.ctl.shutdown()
+            # An acknowledgement waiting for a record to carry it: a restart
+            # into the new version is no power cut, nothing delivered goes twice.
+            if self.queue is not None:
+                self.queue.flush()
             await sleep_ms(100)
             self.board.reset()
         except OSError as e:

@@ -57,6 +57,7 @@ expect("relative_periods_go_on", sc.limit(1, E + 10, E - 30)[0] == 10
 # The central system's time. Malformed: logged, not applied.
 class Fake:
     on_time = None
+    security = None
 
 
 out = Fake()
