@@ -101,6 +101,12 @@ def handle(board, app, req, probe=None):
             raise ValueError("tag must be a string of 1..20 characters")
         app.present_tag(tag)
         return {}
+    if cmd == "house_load":
+        board.house_load(req.get("amps"))
+        return {}
+    if cmd == "meter":
+        board.meter(req.get("state"))
+        return {}
     if cmd == "power_cut":
         power_cut()
     raise ValueError("unknown command %r" % (cmd,))
