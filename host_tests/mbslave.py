@@ -8,7 +8,7 @@ prints "PTY /dev/pts/N" (the end the master opens) and serves until killed.
 Before each request is passed on, CONTROL_FILE (JSON, optional) is read:
     {"mode": "ok" | "crc" | "addr" | "drop" | "trunc" | "noise",
      "once": true,            # spoil one answer, then "ok"
-     "regs": {"0": 230.1, ...}}  # float values by register address (decimal)
+     "regs": {"0": 230.1, "6": "nan"}}  # floats by register (decimal)
 crc: one bit of the answer flipped; addr: the answer re-addressed to slave+1
 with a good CRC (another slave answering); drop: no answer (a meter gone);
 trunc: the answer cut short; noise: garbage bytes before the answer.
@@ -49,7 +49,7 @@ def with_crc(b):
 def words(regs):
     w = [0] * NREGS
     for a, v in regs.items():
-        hi, lo = struct.unpack(">HH", struct.pack(">f", v))
+        hi, lo = struct.unpack(">HH", struct.pack(">f", float(v)))
         w[int(a)] = hi
         w[int(a) + 1] = lo
     return w

@@ -116,6 +116,52 @@ async def main():
     print("TIME ticker_late %d" % late[0])
     expect("loop_not_blocked", ticks[0] > 50 and late[0] < 60, (ticks[0], late[0]))
     print("ERRORS %s" % json.dumps(bus.errors))
+    await probes()
+
+
+class Cfg:
+    def __init__(self, **kw):
+        self.v = {"meter_type": "sdm630", "meter_address": 1, "modbus_baud": BAUD,
+                  "modbus_parity": "none", "grid_meter_address": 0, "grid_meter_type": "sdm630"}
+        self.v.update(kw)
+
+    def get(self, k):
+        return self.v[k]
+
+
+class PtyBoard:
+    # What setup.meter() needs of a board: the bus.
+    def __init__(self):
+        self.uart = PtyUart(PTY)
+
+    def modbus_uart(self, baud, parity, layout):
+        return self.uart, None
+
+
+async def probes():
+    # setup.meter()'s lines (firmware/meterbus.py probe) for each trouble.
+    from firmware.meterbus import probe
+    b = PtyBoard()
+    control(mode="ok")
+    lines = await probe(b, Cfg(grid_meter_address=2))
+    expect("probe_reads", len(lines) == 2 and "230.0/231.0/229.0 V" in lines[0]
+           and "10.0/11.0/12.0 A" in lines[0] and "1234.5 kWh" in lines[0]
+           and lines[1].startswith("grid meter sdm630 at 2:"), lines)
+    for mode, needle in (("drop", "no answer at %d baud, parity none" % BAUD),
+                         ("addr", "another address answered"),
+                         ("crc", "garbled answers at %d baud, parity none: the meter's baud "
+                          "rate or parity differs" % BAUD)):
+        control(mode=mode)
+        lines = await probe(b, Cfg())
+        expect("probe_" + mode, len(lines) == 1 and needle in lines[0] and "\n" not in lines[0],
+               lines)
+    control(mode="ok")
+    lines = await probe(b, Cfg(meter_type="abb_b23"))
+    expect("probe_exception", "exception 2 (illegal data address)" in lines[0], lines)
+    control(mode="ok", regs={"6": "nan"})
+    lines = await probe(b, Cfg())
+    expect("probe_nan", "i1 is not a number" in lines[0], lines)
+    control(mode="ok")
 
 
 asyncio.run(main())
