@@ -8,7 +8,8 @@ wall clock whatever the caller's rhythm.
 Extra methods for the simulator's control channel (connector n is 1-based):
     plug(n), unplug(n), ev_state(n, "B"|"C"|"D"), ev_max_a(n, amps),
     fault(n, "rcd"|"short"|"diode"|"weld", on), sim_status(n) -> dict,
-    house_load([a1, a2, a3]), meter("ok"|"fail") (the Modbus meters, mbsim.py)
+    house_load([a1, a2, a3]), meter("ok"|"fail", "ev"|"grid") (the Modbus meters,
+    mbsim.py)
 
 With the option phase_switch, a phase contactor on L2 and L3: de-energised
 (one phase) at start, phase_switch(True) for all the phases; the EV draws on
@@ -347,12 +348,14 @@ class Board:
             raise ValueError("amps must be a list of three numbers 0..1000 (L1, L2, L3)")
         self.bus.house = [float(a) for a in amps]
 
-    def meter(self, state):
+    def meter(self, state, which="ev"):
         if self.bus is None:
             raise ValueError("no Modbus meter: start with --set meter_type=sdm630")
         if state not in ("ok", "fail"):
             raise ValueError("state must be ok or fail")
-        self.bus.ev_fail = state == "fail"
+        if which not in ("ev", "grid"):
+            raise ValueError("which must be ev or grid")
+        setattr(self.bus, which + "_fail", state == "fail")
 
     def plug(self, n):
         self.port(n).plug()

@@ -105,7 +105,7 @@ def handle(board, app, req, probe=None):
         board.house_load(req.get("amps"))
         return {}
     if cmd == "meter":
-        board.meter(req.get("state"))
+        board.meter(req.get("state"), req.get("which", "ev"))
         return {}
     if cmd == "power_cut":
         power_cut()

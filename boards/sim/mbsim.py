@@ -11,6 +11,7 @@ answer becomes readable after its line time at the baud rate.
                                         ("grid", 0, kind)}: the firmware's
     bus.house = [a1, a2, a3]            the house load per phase
     bus.ev_fail = True                  the EV meters stop answering
+    bus.grid_fail = True                the grid meter stops answering
 """
 import struct
 
@@ -35,6 +36,7 @@ class SimBus:
         self.char_ms = 11000 / baud
         self.house = [0.0, 0.0, 0.0]
         self.ev_fail = False
+        self.grid_fail = False
         self.requests = 0
         self._out = b""
         self._ready = 0
@@ -68,7 +70,7 @@ class SimBus:
             return None
         addr = req[0]
         who = self.layout.get(addr)
-        if who is None or (who[0] == "ev" and self.ev_fail):
+        if who is None or (self.ev_fail if who[0] == "ev" else self.grid_fail):
             return None
         fn = req[1]
         start = (req[2] << 8) | req[3]
