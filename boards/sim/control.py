@@ -108,6 +108,11 @@ def handle(board, app, req, probe=None):
         board.meter(req.get("state"), req.get("which", "ev"))
         return {}
     if cmd == "power_cut":
+        # The simulated Modbus meters are outside the charger: they keep
+        # their registers through its power cut.
+        bus = getattr(board, "bus", None)
+        if bus is not None:
+            bus.keep()
         power_cut()
     raise ValueError("unknown command %r" % (cmd,))
 

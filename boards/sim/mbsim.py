@@ -4,7 +4,8 @@ frames byte for byte, as the firmware's master (lib/modbus.py) sees a UART.
 
 An EV meter measures its connector's simulated supply (what the EV draws,
 on the phases it draws on; the import register is the simulated meter's
-true energy); the grid meter measures the house load plus every EV. An
+true energy, kept in DATA/sim_meters.json across restarts and power cuts);
+the grid meter measures the house load plus every EV. An
 answer becomes readable after its line time at the baud rate.
 
     bus = SimBus(board, baud, layout)   layout {address: ("ev", c, kind) |
@@ -13,6 +14,7 @@ answer becomes readable after its line time at the baud rate.
     bus.ev_fail = True                  the EV meters stop answering
     bus.grid_fail = True                the grid meter stops answering
 """
+import json
 import struct
 
 from compat import ticks_ms, ticks_diff
@@ -33,6 +35,17 @@ class SimBus:
     def __init__(self, board, baud, layout):
         self.board = board
         self.layout = layout
+        # A meter is no part of the charger: its register goes on across the
+        # charger's power cuts and restarts. It lives beside the flash.
+        self._file = board.data_dir + "/sim_meters.json"
+        self.base_kwh = [0.0] * board.connectors
+        try:
+            with open(self._file) as f:
+                v = json.load(f)
+            if isinstance(v, list) and len(v) == board.connectors:
+                self.base_kwh = [float(x) for x in v]
+        except (OSError, ValueError):
+            pass
         self.char_ms = 11000 / baud
         self.house = [0.0, 0.0, 0.0]
         self.ev_fail = False
@@ -80,6 +93,8 @@ class SimBus:
         if start + n > NREGS or n < 1:
             return self._frame(bytes([addr, fn | 0x80, 2]))
         regs = self._regs(who)
+        if who[0] == "ev":
+            self.keep()
         return self._frame(bytes([addr, fn, 2 * n]) + regs[2 * start:2 * (start + n)])
 
     def _frame(self, body):
@@ -92,7 +107,15 @@ class SimBus:
         p.advance()
         n = p.live_phases()
         a = p.power_w / (p.voltage * n) if p.power_w else 0.0
-        return p.voltage, [a if k < n else 0.0 for k in range(3)], p.meter_wh / 1000
+        return (p.voltage, [a if k < n else 0.0 for k in range(3)],
+                self.base_kwh[c - 1] + p.meter_wh / 1000)
+
+    def keep(self):
+        """Write the registers down (each reading, and before a power cut)."""
+        e = [self.base_kwh[c - 1] + self.board.port(c).meter_wh / 1000
+             for c in range(1, self.board.connectors + 1)]
+        with open(self._file, "w") as f:
+            f.write(json.dumps(e))
 
     def _regs(self, who):
         vals = [0.0] * (NREGS // 2)
