@@ -23,6 +23,7 @@ function, wrong length) are retried `retries` times; "exception" (the slave
 answered with exception code `code`) is final. Each is counted in errors.
 """
 import struct
+from array import array
 from compat import ticks_ms, ticks_diff, sleep_ms
 
 KINDS = ("timeout", "crc", "address", "frame", "exception")
@@ -43,13 +44,14 @@ class ModbusError(Exception):
 
 
 def _crc_table():
-    t = []
+    # 512 bytes as an array: a tuple of 256 ints would take four times that.
+    t = array("H", bytes(512))
     for i in range(256):
         c = i
         for _ in range(8):
             c = (c >> 1) ^ 0xA001 if c & 1 else c >> 1
-        t.append(c)
-    return tuple(t)
+        t[i] = c
+    return t
 
 
 _T = _crc_table()
