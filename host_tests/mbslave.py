@@ -12,7 +12,8 @@ Before each request is passed on, CONTROL_FILE (JSON, optional) is read:
 crc: one bit of the answer flipped; addr: the answer re-addressed to slave+1
 with a good CRC (another slave answering); drop: no answer (a meter gone);
 trunc: the answer cut short; noise: garbage bytes before the answer.
-Slave addresses 1 and 2 exist; a register outside 0..0x4F is answered with
+Each request's distance from the answer before it (ms) is appended to
+CONTROL_FILE.gaps. Slave addresses 1 and 2 exist; a register outside 0..0x4F is answered with
 exception 2 by pymodbus itself.
 """
 import asyncio
@@ -64,6 +65,7 @@ class Relay:
         self.ctl = ctl
         self.words = words(DEFAULT)
         self.once_done = None
+        self.answered = None
 
     async def action(self, fc, start, address, count, regs, values):
         # pymodbus asks before it answers: give it the values of now.
@@ -106,6 +108,11 @@ class Relay:
             r, _, _ = select.select([a, b], [], [])
             if a in r:
                 req = os.read(a, 256)
+                if self.answered is not None:
+                    # The silence the master kept after our last answer.
+                    with open(self.ctl + ".gaps", "a") as f:
+                        f.write("%.3f\n" % ((time.monotonic() - self.answered) * 1000))
+                    self.answered = None
                 ctl = self.control()
                 regs = ctl.get("regs")
                 self.words = words(dict(DEFAULT, **regs)) if regs else words(DEFAULT)
@@ -118,6 +125,7 @@ class Relay:
                 ans = self.spoil(ans, ctl)
                 if ans:
                     os.write(a, ans)
+                    self.answered = time.monotonic()
 
 
 def main():

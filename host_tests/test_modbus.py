@@ -13,6 +13,7 @@ import mprun
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
+sys.path.insert(0, os.path.dirname(HERE))
 import modbus  # noqa: E402
 
 MUST = ["readings", "de_released", "freq_energy", "value_moves", "fn3_answers",
@@ -48,6 +49,19 @@ def test_master_against_pymodbus(runtime, slave):
     # 8 bytes out, 41 back at 9600 baud is about 47 ms on a wire; a pty is
     # faster, the gaps and the pymodbus turnaround are what is left.
     assert int(times["read18"]) < 200, out
+    # 3.5 characters of silence before each request (4.01 ms at 9600 baud).
+    with open(ctl + ".gaps") as f:
+        gaps = [float(x) for x in f.read().split()]
+    assert len(gaps) > 20 and min(gaps) >= 4.0, gaps
+    os.remove(ctl + ".gaps")
+
+
+def test_settings_name_the_tables():
+    from firmware.config_keys import KEYS
+    from firmware.evse.meters import NAMES, PROFILES
+    rules = dict((k[0], k[3]) for k in KEYS)
+    assert tuple(sorted(rules["meter_type"][2])) == tuple(sorted(NAMES))
+    assert tuple(sorted(rules["grid_meter_type"][2])) == tuple(sorted(PROFILES))
 
 
 def test_crc_and_gaps():
