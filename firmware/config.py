@@ -85,7 +85,10 @@ def _parse_int(v):
 def _check_str(e, s, source):
     lo, hi, check = e[3]
     n = e[0]
-    if check == "url":
+    if isinstance(check, tuple):
+        if s not in check:
+            return "%s must be one of %s" % (n, ", ".join(check))
+    elif check == "url":
         if s and not ((s.startswith("ws://") or s.startswith("wss://")) and len(s) > 6
                       and len(s) <= hi and _printable(s) and " " not in s):
             return "%s must be a ws:// or wss:// URL of at most %d characters" % (n, hi)

@@ -13,7 +13,8 @@
 #   INT  (lowest, highest or None, what the number means)
 #   BOOL None
 #   STR  (shortest, longest, check) with check one of None, "url", "id", "key",
-#        "ssid", "wpa", "path", "mqtt", "topic", "text" (see config._check_str)
+#        "ssid", "wpa", "path", "mqtt", "topic", "text" (see config._check_str),
+#        or a tuple of the values allowed
 #   CSL  (allowed, most items) where allowed is a tuple of names, "measurand"
 #        (the MEASURANDS list) or "phase" (<connector>.<rotation>), and most
 #        items is a number or the name of the ...MaxLength key that holds it
@@ -39,7 +40,7 @@ SECRET = const(32)
 # Rejected). Other modules that teach the meter more append to this list before
 # the first Config is made.
 MEASURANDS = ["Energy.Active.Import.Register", "Power.Active.Import", "Current.Import",
-              "Current.Offered", "Voltage"]
+              "Current.Offered", "Voltage", "Frequency"]
 
 ROTATIONS = ("NotApplicable", "Unknown", "RST", "RTS", "SRT", "STR", "TRS", "TSR")
 
@@ -136,4 +137,15 @@ KEYS = (
     ("mqtt_discovery", BOOL | DEV, True, None),
     ("mqtt_limit_timeout_s", INT | DEV, 0, (0, 86400, "seconds a current limit from MQTT holds without a new one; 0: until replaced")),
     ("mqtt_fallback_a", INT | DEV, 6, (0, 80, "A once a limit from MQTT is older than mqtt_limit_timeout_s; below 6 pauses")),
+    # Modbus meters on the RS-485 bus (firmware/meterbus.py): read at start
+    ("meter_type", STR | DEV | REBOOT, "s0", (2, 8, ("s0", "abb_b23", "sdm120", "sdm630"))),
+    ("meter_address", INT | DEV | REBOOT, 1, (1, 247, "Modbus address of connector 1's meter; connector n: address + n - 1")),
+    ("modbus_baud", INT | DEV | REBOOT, 9600, (1200, 115200, "baud of the RS-485 bus")),
+    ("modbus_parity", STR | DEV | REBOOT, "none", (3, 4, ("none", "even", "odd"))),
+    ("grid_meter_type", STR | DEV | REBOOT, "sdm630", (6, 8, ("abb_b23", "sdm120", "sdm630"))),
+    ("grid_meter_address", INT | DEV | REBOOT, 0, (0, 247, "Modbus address of the grid meter; 0 = none")),
+    # Load management (firmware/gridlimit.py): applied at once
+    ("main_fuse_a", INT | DEV, 0, (0, 630, "A per phase of the main fuse; 0 turns load management off")),
+    ("grid_safe_a", INT | DEV, 6, (0, 80, "A offered while the grid meter is silent; below 6 pauses")),
+    ("meter_grace_s", INT | DEV | REBOOT, 60, (0, 3600, "seconds charging goes on once the EV meter stops answering")),
 )

@@ -48,9 +48,18 @@ class App:
                 "fixed_cable_a": self.cfg.get("fixed_cable_a") or None,
                 "ventilation": self.cfg.get("ventilation"),
                 "energy_base_wh": self.register.base(c),
+                "meter_grace_s": self.cfg.get("meter_grace_s"),
                 "connector": c}))
-        # Limits the charger sets itself (MQTT), beside the central system's.
+        # Limits the charger sets itself (MQTT, a grid meter), beside the
+        # central system's.
         self.local = LocalLimits()
+        # Modbus meters: loaded only when configured, so a charger with an S0
+        # meter spends no heap on them. They replace the controllers' S0
+        # meters before anything reads the energy.
+        self.meters = None
+        if self.cfg.get("meter_type") != "s0" or self.cfg.get("grid_meter_address"):
+            from firmware.meterbus import MeterBus
+            self.meters = MeterBus.build(board, self.cfg, self.ctls, self.register, self.local)
         self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls,
                               self.local)
         self.session = None
@@ -93,6 +102,8 @@ class App:
         s["firmware"] = {"version": VERSION, "slot": fwslot.chosen, "trial": fwslot.trial,
                          "update": self.cp.update.status()}
         s["mqtt"] = self.mqtt.state if self.mqtt is not None else "off"
+        if self.meters is not None:
+            s["modbus"] = self.meters.stats()
         return s
 
     def _setting(self, name, value):
@@ -169,6 +180,8 @@ class App:
         asyncio.create_task(self.cp.run())
         asyncio.create_task(self.cp.metering.run())
         asyncio.create_task(self.cp.limiter.run())
+        if self.meters is not None:
+            asyncio.create_task(self.meters.run())
         self._running = True
         self._mqtt()
         self.session = self._session()

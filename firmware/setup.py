@@ -40,6 +40,7 @@ _HELP = """import setup, then:
   setup.status()                      configured or not, Wi-Fi, central system, memory
   setup.logs()                        the end of the log on flash
   setup.board(has_feedback=True)      hardware options (boards/README.md); None removes one
+  setup.meter()                       read the Modbus meters once (meter_type, grid_meter_address)
   setup.logfile(kb=16, files=2, trace=True, level="info")   log size, OCPP frame trace
   setup.reset()                       factory settings; reset(True) also erases the data
 Ctrl-D restarts the firmware."""
@@ -337,6 +338,24 @@ def board(**opts):
     """Hardware options of the board driver (boards/README.md)."""
     from boardopts import OPTIONS
     _options("board", "board", OPTIONS, opts)
+
+
+def meter(the_board=None):
+    """Read each configured Modbus meter once and print what it read, or one
+    line saying why not (no answer, another address, garbled: baud/parity)."""
+    import asyncio
+    from firmware.meterbus import probe
+    b = the_board or getattr(_ran()[0], "board", None)
+    if b is None:
+        import board as _bm
+        b = _bm.Board(dict(_device().get("board") or {}, data_dir=DATA))
+    try:
+        lines = asyncio.run(probe(b, _cfg(), getattr(b, "connectors", 1)))
+    except Exception as e:
+        lines = ["Modbus: %r" % e]
+    for line in lines:
+        print(line)
+    return lines
 
 
 def logfile(**opts):

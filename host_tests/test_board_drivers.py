@@ -469,3 +469,24 @@ def test_readme_lists_the_board_options():
         want = "per board" if default is None else \
             ('"%s"' % default if isinstance(default, str) else str(default))
         assert shown[name] == want or (name == "pins" and default is None), (name, shown[name])
+
+
+def test_rs485_bus(kind, tmp_path):
+    # Without the option there is no bus, in one line; with it the board's
+    # UART on its pins, 8 data bits, the parity asked, and DE low (receive).
+    mod, b, pins = make(kind, tmp_path)
+    with pytest.raises(ValueError) as e:
+        b.modbus_uart(9600, "none")
+    assert "rs485=True" in str(e.value)
+    machine.clear()
+    mod, b, pins = make(kind, tmp_path, rs485=True)
+    u, de = b.modbus_uart(19200, "even")
+    want = {"esp32": (2, 17, 16, 4), "rp2040": (1, 8, 9, 10)}[kind]
+    assert (u.id, u.args["tx"], u.args["rx"]) == want[:3]
+    assert u.args["baudrate"] == 19200 and u.args["bits"] == 8 and u.args["parity"] == 0
+    assert u.args["rxbuf"] >= 256 and u.args["timeout"] == 0
+    assert machine.pin_state(want[3])["mode"] == machine.Pin.OUT and de.value() == 0
+    machine.clear()
+    mod, b, pins = make(kind, tmp_path, rs485=True, rs485_uart=0)
+    u, de = b.modbus_uart(9600, "none")
+    assert u.id == 0 and u.args["parity"] is None

@@ -43,7 +43,9 @@ DEVICE_KEYS = ["csms_url", "charge_point_id", "wifi_ssid", "wifi_password", "ca_
                "resume_after_power_loss", "update_signed_only",
                "update_allow_downgrade", "update_trial_s", "mqtt_url", "mqtt_user",
                "mqtt_password", "mqtt_prefix", "mqtt_ca_file", "mqtt_discovery",
-               "mqtt_limit_timeout_s", "mqtt_fallback_a"]
+               "mqtt_limit_timeout_s", "mqtt_fallback_a", "meter_type", "meter_address",
+               "modbus_baud", "modbus_parity", "grid_meter_type", "grid_meter_address",
+               "main_fuse_a", "grid_safe_a", "meter_grace_s"]
 SECRET = "s3cr3t-0123456789abcdef"
 
 

@@ -23,6 +23,8 @@ OPTIONS = {
     "vendor": (str, None, None, "DIY-EVSE"),
     "rx_buf": (int, 1024, 65536, 8192),
     "s0_irq": (bool, None, None, False),
+    "rs485": (bool, None, None, False),
+    "rs485_uart": (int, 0, 2, None),
 }
 
 

@@ -276,6 +276,7 @@ class MachineBoard:
         if opt(opts, "pins"):
             pins.update(opts["pins"])
         self.pins = pins
+        self._opts = opts
         self.vendor = opt(opts, "vendor")[:20]
         self.data_dir = opts.get("data_dir") or "/data"
         self.rx_buf = opt(opts, "rx_buf")
@@ -291,6 +292,22 @@ class MachineBoard:
 
     def unique_id(self):
         return binascii.hexlify(machine.unique_id()).decode()
+
+    def modbus_uart(self, baud, parity, layout=None):
+        """(uart, de) of the RS-485 transceiver (option rs485): the UART at 8
+        data bits, parity "none"/"even"/"odd", one stop bit, with a receive
+        ring big enough for any Modbus frame, so polling it every few
+        milliseconds loses nothing; de drives the transceiver's DE and /RE
+        (high: transmit). layout is for the simulated board only."""
+        if not opt(self._opts, "rs485"):
+            raise ValueError("no RS-485 transceiver fitted: setup.board(rs485=True) once it is "
+                             "wired to the pins rs485_tx, rs485_rx and rs485_de")
+        par = {"none": None, "even": 0, "odd": 1}[parity]
+        pins = self.pins
+        u = machine.UART(opt(self._opts, "rs485_uart", self.RS485_UART), baudrate=baud, bits=8,
+                         parity=par, stop=1, tx=Pin(pins["rs485_tx"]), rx=Pin(pins["rs485_rx"]),
+                         rxbuf=512, timeout=0)
+        return u, Pin(pins["rs485_de"], Pin.OUT, value=0)
 
     def port(self, n):
         if n != 1:

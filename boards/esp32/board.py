@@ -22,6 +22,9 @@ PINS = {
     "lock": 14,         # cable lock actuator, optional
     "phase_switch": 33,  # phase contactor on L2/L3, high = three phases, optional
     "led": 2,           # status LED
+    "rs485_tx": 17,     # UART2 TX to the RS-485 transceiver's DI (option rs485)
+    "rs485_rx": 16,     # UART2 RX from its RO
+    "rs485_de": 4,      # its DE and /RE tied together, high = transmit
 }
 
 # Pattern per LED state: (frequency Hz, duty 0..65535) of a slow PWM.
@@ -100,6 +103,7 @@ class Board(MachineBoard):
     model = "ESP32-DevKitC"
     PINS = PINS
     PORT = Port
+    RS485_UART = 2
 
     def _start_led(self, pins):
         self._led = machine.PWM(Pin(pins["led"], Pin.OUT), freq=1, duty_u16=0)

@@ -69,6 +69,9 @@ PINS = {
     "lock": 22,         # cable lock actuator, optional
     "phase_switch": 15,  # phase contactor on L2/L3, high = three phases, optional
     "led": "LED",       # the Pico W's LED (on the Wi-Fi chip, no PWM)
+    "rs485_tx": 8,      # UART1 TX to the RS-485 transceiver's DI (option rs485)
+    "rs485_rx": 9,      # UART1 RX from its RO
+    "rs485_de": 10,     # its DE and /RE tied together, high = transmit
 }
 
 LED_TICK_MS = 100
@@ -133,6 +136,7 @@ class Board(MachineBoard):
     model = "Pico-W"
     PINS = PINS
     PORT = Port
+    RS485_UART = 1
 
     def _start_led(self, pins):
         self._led = Pin(pins["led"], Pin.OUT, value=0)

@@ -7,7 +7,9 @@ wall clock whatever the caller's rhythm.
 
 Extra methods for the simulator's control channel (connector n is 1-based):
     plug(n), unplug(n), ev_state(n, "B"|"C"|"D"), ev_max_a(n, amps),
-    fault(n, "rcd"|"short"|"diode"|"weld", on), sim_status(n) -> dict
+    fault(n, "rcd"|"short"|"diode"|"weld", on), sim_status(n) -> dict,
+    house_load([a1, a2, a3]), meter("ok"|"fail", "ev"|"grid") (the Modbus meters,
+    mbsim.py)
 
 With the option phase_switch, a phase contactor on L2 and L3: de-energised
 (one phase) at start, phase_switch(True) for all the phases; the EV draws on
@@ -297,6 +299,7 @@ class Board:
         self.led_state = "off"
         self.wdt_timeout_ms = None
         self.wdt_fed_ms = None
+        self.bus = None           # the simulated RS-485 bus, once asked for
         try:
             os.mkdir(self.data_dir)
         except OSError:
@@ -328,7 +331,32 @@ class Board:
         # Exit code 3 asks the launcher to start the firmware again.
         raise SystemExit(3)
 
+    def modbus_uart(self, baud, parity, layout):
+        """(uart, de) of the RS-485 bus: simulated meters at the addresses
+        of layout (boards/sim/mbsim.py); no driver-enable pin."""
+        from mbsim import SimBus
+        self.bus = SimBus(self, baud, layout)
+        return self.bus, None
+
     # ---- the simulator's control channel ---------------------------------------
+    def house_load(self, amps):
+        if self.bus is None:
+            raise ValueError("no grid meter: start with --set grid_meter_address=2")
+        if not isinstance(amps, list) or len(amps) != 3 or not all(
+                isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1000
+                for a in amps):
+            raise ValueError("amps must be a list of three numbers 0..1000 (L1, L2, L3)")
+        self.bus.house = [float(a) for a in amps]
+
+    def meter(self, state, which="ev"):
+        if self.bus is None:
+            raise ValueError("no Modbus meter: start with --set meter_type=sdm630")
+        if state not in ("ok", "fail"):
+            raise ValueError("state must be ok or fail")
+        if which not in ("ev", "grid"):
+            raise ValueError("which must be ev or grid")
+        setattr(self.bus, which + "_fail", state == "fail")
+
     def plug(self, n):
         self.port(n).plug()
 

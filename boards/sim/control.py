@@ -101,7 +101,18 @@ def handle(board, app, req, probe=None):
             raise ValueError("tag must be a string of 1..20 characters")
         app.present_tag(tag)
         return {}
+    if cmd == "house_load":
+        board.house_load(req.get("amps"))
+        return {}
+    if cmd == "meter":
+        board.meter(req.get("state"), req.get("which", "ev"))
+        return {}
     if cmd == "power_cut":
+        # The simulated Modbus meters are outside the charger: they keep
+        # their registers through its power cut.
+        bus = getattr(board, "bus", None)
+        if bus is not None:
+            bus.keep()
         power_cut()
     raise ValueError("unknown command %r" % (cmd,))
 

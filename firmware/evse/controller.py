@@ -27,10 +27,18 @@ settings (dict, all optional; None means the default): max_current_a (16), fixed
 proximity pilot if the port has one), ventilation (False), free_vend (False:
 when True the controller starts permitted, the OCPP side can still revoke it),
 phases (3), voltage (230), imp_per_kwh (the port's), energy_base_wh (0, added
-to the pulse count so the register survives reboots), connector (1, for logs).
+to the pulse count so the register survives reboots), connector (1, for logs),
+meter_grace_s (60: how long charging goes on once a Modbus meter fails).
+
+ctl.meter is the S0 Meter (firmware/evse/meter.py) or, when one is fitted, a
+Modbus meter (firmware/evse/mbmeter.py) put there by firmware/meterbus.py;
+while it fails the fault is PowerMeterFailure (no stop: the connector's status
+stays, with that errorCode) and after meter_grace_s the offer is withdrawn
+(SuspendedEVSE) until it answers again.
 
 Read-only: cp, offered_a, contactor_closed, energy_wh, power_w, current_a,
-voltage_v, fault (ChargePointErrorCode or None), fault_info (short vendor
+voltage_v, per_phase ({attribute: (L1, L2, L3)} from a Modbus meter, or
+None), frequency_hz, fault (ChargePointErrorCode or None), fault_info (short vendor
 detail for vendorErrorCode, e.g. "rcd", "diode", "welded"), ev_connected
 (cp in B/C/D), charging (contactor closed), permitted, limit_a, cable_a
 (None = no cable limit), raw (the undebounced letter of the last reading),
@@ -106,8 +114,9 @@ NO_OFFER_MS = 6000
 _DEFAULTS = (
     ("max_current_a", 16), ("fixed_cable_a", None), ("ventilation", False),
     ("free_vend", False), ("phases", 3), ("voltage", 230),
-    ("imp_per_kwh", None), ("energy_base_wh", 0), ("connector", 1),
+    ("imp_per_kwh", None), ("energy_base_wh", 0), ("connector", 1), ("meter_grace_s", 60),
 )
+METER_FAIL = "PowerMeterFailure"
 
 
 class Controller:
@@ -204,10 +213,6 @@ class Controller:
         return self.meter.power_w
 
     @property
-    def voltage_v(self):
-        return self.s["voltage"]
-
-    @property
     def phases(self):
         return self._phase.n if self._phase is not None else self.s["phases"]
 
@@ -217,7 +222,37 @@ class Controller:
 
     @property
     def current_a(self):
+        ph = getattr(self.meter, "phase", None)
+        if ph is not None:
+            # A Modbus meter measures each phase: the highest, which is what
+            # the over-current check and a fuse care about.
+            m = 0
+            for x in ph("i"):
+                if x is not None and x > m:
+                    m = x
+            return m
         return self.meter.power_w / (self.s["voltage"] * self.phases)
+
+    @property
+    def voltage_v(self):
+        ph = getattr(self.meter, "phase", None)
+        if ph is not None:
+            v = ph("v")[0]
+            if v is not None:
+                return v
+        return self.s["voltage"]
+
+    @property
+    def per_phase(self):
+        """{attribute: (L1, L2, L3)} measured per phase (a Modbus meter), or None."""
+        m = self.meter
+        if getattr(m, "phase", None) is None or m.failed_ms is not None or m.ok_ms is None:
+            return None
+        return {"current_a": m.phase("i"), "voltage_v": m.phase("v"), "power_w": m.phase("p")}
+
+    @property
+    def frequency_hz(self):
+        return getattr(self.meter, "frequency_hz", None)
 
     @property
     def ev_connected(self):
@@ -284,12 +319,20 @@ class Controller:
         # both say A, so a trip at the instant of plug-in is not forgotten.
         f.update(now, cp == "A" and raw == "A", self.contactor_closed, connected, self)
         self._set_fault(f)
+        # A Modbus meter that gives no good reading (firmware/evse/mbmeter.py)
+        # is reported, but charging goes on for meter_grace_s: a short outage
+        # of the meter costs no energy that is not billed later (its register
+        # counts on), while a long one must not charge unmetered.
+        mfail = getattr(self.meter, "failed_ms", None)
+        meter_hold = mfail is not None and \
+            ticks_diff(now, mfail) >= self.s["meter_grace_s"] * 1000
+        hard = self.fault is not None and self.fault != METER_FAIL
 
         # ---- offer ----
         amps = self._offer_amps()
         hold = self._phase is not None and self._phase.step(now, self.contactor_closed,
                                                             f.feedback)
-        offering = connected and self._permit and self.fault is None \
+        offering = connected and self._permit and not hard and not meter_hold \
             and f.ready() and amps >= pilot.MIN_A and not hold
         if not offering:
             amps = 0
@@ -312,7 +355,7 @@ class Controller:
             self._nooffer_t = None
         elif self._nooffer_t is None:
             self._nooffer_t = now
-        must_open = self.fault is not None or f.tripped \
+        must_open = hard or f.tripped \
             or (self._bad_t is not None and ticks_diff(now, self._bad_t) >= LEAVE_MS) \
             or (self._nooffer_t is not None and ticks_diff(now, self._nooffer_t) >= NO_OFFER_MS)
         if self.contactor_closed:
@@ -359,13 +402,17 @@ class Controller:
 
     def _set_fault(self, f):
         code = f.top(self.cp, self._cp_real)
+        info = f.info
+        if code is None and getattr(self.meter, "failed_ms", None) is not None:
+            code = METER_FAIL
+            info = self.meter.last_error
         if code != self.fault:
             if code:
-                log.warn(self.tag, "fault %s (%s)", code, f.info)
+                log.warn(self.tag, "fault %s (%s)", code, info)
             else:
                 log.info(self.tag, "fault cleared")
         self.fault = code
-        self.fault_info = f.info
+        self.fault_info = info
 
     def _switch(self, closed):
         if closed:

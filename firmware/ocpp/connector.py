@@ -112,7 +112,9 @@ class Connector:
 
     def _unplugged(self):
         self.finishing = False
-        if self.tx is not None:
+        # A transaction from before a restart ends as the restart ended it
+        # (transaction.py: at its meter's first reading), not by this.
+        if self.tx is not None and self.tx.ending is None:
             if self.cfg.get("StopTransactionOnEVSideDisconnect"):
                 self.stop("EVDisconnected")
             else:
@@ -149,13 +151,17 @@ class Connector:
     def meter_wh(self):
         return int(self.ctl.energy_wh) if self.ctl is not None else 0
 
-    def stop(self, reason, tag=None):
+    def stop(self, reason, tag=None, before=False):
+        """before: the transaction is one from before a restart, ended late
+        (its meter's first reading): an EV plugged in since is a new arrival."""
         if not self.txs.stop(self, reason, tag):
             return False
-        self.finishing = self.ctl is not None and self.ctl.ev_connected
+        self.finishing = not before and self.ctl is not None and self.ctl.ev_connected
         if self.scheduled is not None:
             self.set_operative(self.scheduled)
         self.changed(self.c)
+        if before and self.ctl is not None and self.ctl.ev_connected:
+            self._plugged()
         return True
 
     # ---- availability

@@ -287,11 +287,13 @@ class Metering:
             src = self.ctl[c]
             for m in TABLE:
                 setattr(v, m[1], getattr(src, m[1], None))
+            v.per_phase = getattr(src, "per_phase", None)
             v.phases = phases_of(src)
             v.location = getattr(src, "location", "Outlet")
         else:
             for m in TABLE:
                 setattr(v, m[1], None)
+            v.per_phase = None
             v.energy_wh = self._energy(0)
             v.power_w = sum([getattr(self.ctl[k], "power_w", 0) or 0 for k in self._conns])
         e = v.energy_wh

@@ -11,7 +11,10 @@ add_measurand and the contexts for the rest of the firmware.
 The meter gives, one sampledValue each (format Raw, with context, measurand,
 unit): Energy.Active.Import.Register (whole Wh rounded down, as a register
 shows them, with the location), Power.Active.Import (whole W), Current.Import,
-Current.Offered (A) and Voltage (V) with one decimal. The controller meters
+Current.Offered (A) and Voltage (V) with one decimal, Frequency (Hz, no
+unit in 1.6) with two when a Modbus meter gives it. A Modbus meter measures
+each phase (src.per_phase): then Current.Import, Voltage (L1-N..) and
+Power.Active.Import go out once per phase. The controller meters
 one S0 register and derives the current from the power, so on 3 phases the
 current is the per-phase value of a balanced load, sent without a phase (7.43:
 an overall value); on 1 phase currents say L1 and the voltage L1-N.
@@ -35,6 +38,8 @@ TABLE = [
     ("Current.Import", "current_a", "A", 1, None),
     ("Current.Offered", "offered_a", "A", 1, None),
     ("Voltage", "voltage_v", "V", 1, None),
+    # 1.6 has no unit for it (errata 3.84): Hz, sent without one.
+    ("Frequency", "frequency_hz", None, 2, None),
 ]
 
 
@@ -69,14 +74,27 @@ def fmt(x, d):
     return "-" + s if neg and n else s
 
 
+PHASE = 32     # an index + PHASE * k (k = 1..3) is phase Lk's value
+
+
 def read(src, measurands):
-    # (TABLE indices, value texts), or None when the meter gives none.
+    # (TABLE indices, value texts), or None when the meter gives none. A
+    # meter that measures each phase (src.per_phase, a Modbus meter) gives one
+    # value per phase where it has them, as 7.43 asks.
     idx = []
     vals = []
+    pp = getattr(src, "per_phase", None)
     for name in measurands:
         for i in range(len(TABLE)):
             m = TABLE[i]
             if m[0] == name:
+                per = pp.get(m[1]) if pp is not None else None
+                if per is not None and per[0] is not None:
+                    for k in range(3):
+                        if per[k] is not None:
+                            idx.append(i + PHASE * (k + 1))
+                            vals.append(fmt(per[k], m[3]))
+                    break
                 v = getattr(src, m[1], None)
                 if v is not None:
                     idx.append(i)
@@ -89,12 +107,17 @@ def build(ts, idx, vals, context, phases, location):
     """The MeterValue of a read(): ts in wall seconds (None: now)."""
     out = []
     for k in range(len(idx)):
-        name, _a, unit, _d, loc = TABLE[idx[k]]
+        ph = idx[k] // PHASE
+        name, _a, unit, _d, loc = TABLE[idx[k] % PHASE]
         sv = {"value": vals[k], "context": context, "format": "Raw",
-              "measurand": name, "unit": unit}
+              "measurand": name}
+        if unit:
+            sv["unit"] = unit
         if loc is not None:
             sv["location"] = loc or location
-        if phases == 1:
+        if ph:
+            sv["phase"] = ("L1", "L2", "L3")[ph - 1] + ("-N" if unit == "V" else "")
+        elif phases == 1:
             if unit == "A":
                 sv["phase"] = "L1"
             elif unit == "V":

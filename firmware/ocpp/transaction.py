@@ -71,6 +71,7 @@ class Transaction:
         self.cap = d.get("cap")
         self.limit_wh = None    # the cap still to enforce in this life
         self.resuming = None    # ticks: from before a power cut, the pilot decides
+        self.ending = None      # (reason, ticks): ends at its meter's first reading
 
     def verdict(self):
         # What the acknowledgement of its StartTransaction keeps of a refusal.
@@ -298,6 +299,11 @@ class Transactions:
                 continue
             log.warn("cp", "connector %d: transaction of %s ended by a restart (%s)",
                      conn.c, tx.tag, reason)
+            if _unread(conn.ctl):
+                # A Modbus meter kept counting to the cut: its first reading
+                # is the exact meterStop, the saved register only a floor.
+                tx.ending = (reason, ticks_ms())
+                continue
             conn.stop(reason)
         if self.store.exists(_RESET):
             self.store.remove(_RESET)
@@ -387,6 +393,12 @@ class Transactions:
         self.queue.tick()
         for conn in self.conns[1:]:
             tx = conn.tx
+            if tx is not None and tx.ending is not None and (
+                    not _unread(conn.ctl) or ticks_diff(ticks_ms(), tx.ending[1]) > _RESUME_WAIT_MS):
+                reason = tx.ending[0]
+                tx.ending = None
+                conn.stop(reason, before=True)
+                tx = conn.tx
             if tx is not None and tx.resuming is not None and \
                     ticks_diff(ticks_ms(), tx.resuming) > _RESUME_WAIT_MS:
                 # No pilot reading at all: nobody can tell whether the EV is there.
@@ -398,3 +410,10 @@ class Transactions:
                 conn.ctl.permit(False)
                 log.info("cp", "connector %d: MaxEnergyOnInvalidId reached", conn.c)
                 conn.changed(conn.c)
+
+
+def _unread(ctl):
+    # A Modbus meter (firmware/evse/mbmeter.py) not read yet in this life,
+    # and not given up on.
+    m = getattr(ctl, "meter", None)
+    return getattr(m, "ok_ms", 0) is None and getattr(m, "failed_ms", None) is None
