@@ -136,6 +136,14 @@ class PrivateKey:
         """The DER signature of a SHA-256 digest, as X.509 and CSRs carry it."""
         return encode_sig(*sign_digest(self.d, digest))
 
+    def sign_steps(self, digest, bits=16):
+        """sign() as a generator: None between slices, then (signature,)."""
+        for rs in sign_steps(self.d, digest, bits):
+            if rs is not None:
+                yield (encode_sig(*rs),)
+                return
+            yield None
+
     def der(self):
         """SEC 1 ECPrivateKey DER (RFC 5915), which mbedtls and openssl load."""
         return der.seq(der.integer(1), der.octet_string(self.d.to_bytes(32, "big")),
