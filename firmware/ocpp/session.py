@@ -118,7 +118,7 @@ class Session:
         # A certificate the CA does not vouch for, or credentials refused: a
         # security event, once for a run of failed attempts.
         sec = self.out.security
-        kind = _kind(e)
+        kind = _kind(e, self.ssl is not None)
         if kind is not None and kind != self._bad and sec is not None:
             sec.event(kind, _one_line(e))
         self._bad = kind
@@ -262,7 +262,7 @@ class Session:
         self.out.clock(res)
 
 
-def _kind(e):
+def _kind(e, tls=False):
     # The security event of a failed connect, from CPython's ssl and mbedtls
     # (MicroPython) messages: a server certificate the CA does not vouch for;
     # a TLS version or cipher suites refused (A00.FR.419/426); the central
@@ -278,6 +278,14 @@ def _kind(e):
         return "InvalidTLSCipherSuite"
     if getattr(e, "status", None) in (401, 403) or "CERTIFICATE_REQUIRED" in up \
             or "BAD_CERTIFICATE" in up or "UNKNOWN_CA" in up or "FATAL_ALERT" in up:
+        return "FailedToAuthenticateAtCentralSystem"
+    # With TLS 1.3 the server checks the client's certificate (or its
+    # absence) after the client has finished its part of the handshake, and a
+    # refusal reaches the client as the link closing: EOF during the
+    # WebSocket handshake (CPython), or mbedtls' EOF or a broken pipe. Other
+    # causes look the same; this event is logged, not sent.
+    if tls and ("DURING THE HANDSHAKE" in up or "CONN_EOF" in up or text.endswith(": 32")
+                or text.endswith(": 104")):
         return "FailedToAuthenticateAtCentralSystem"
     return None
 
