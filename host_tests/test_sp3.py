@@ -257,3 +257,60 @@ def test_power_cuts_while_enrolling(csms, make_charger, pki):
     assert _cert_connects(csms, n)[0]["client_cert"]["serial"] == _serial(pki, "cp4")
     _online(ch, "online with the renewed certificate")
     assert re.search(r"security profile 3", ch.log())
+
+
+# ---- at the serial REPL: setup.security(3, ...)
+
+_REPL = r'''
+import os, sys
+from firmware import setup
+from firmware.store import Store
+from firmware.config import Config
+setup.csms("wss://127.0.0.1:9/ocpp", "cp-1")
+for step in sys.argv[1:]:
+    print("== " + step)
+    if step == "first":
+        setup.security(3, ca="ca.pem")
+    elif step == "again":
+        setup.security(3)
+    else:
+        setup.security(3, ca="ca.pem", cert=step + ".pem")
+    print("PROFILE", Config(Store("data")).get("SecurityProfile"))
+    print("CSR", "cp.csr" in os.listdir("data"))
+'''
+
+
+def test_setup_security_3_at_the_repl(pki, runtime, tmp_path):
+    import shutil
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_network"))
+    import fwrun
+    shutil.copy(pki.path("ca.pem"), str(tmp_path))
+
+    def run(*steps):
+        rc, out = fwrun.run(runtime, tmp_path, _REPL, args=steps)
+        assert rc == 0, out
+        return fwrun.sections(out)
+
+    out = run("first", "again")
+    # No CpoName yet: no request.
+    assert "refused: CpoName is not set" in out["first"], out
+    assert "PROFILE 0" in out["first"]
+    fwrun.run(runtime, tmp_path, "from firmware import setup\nsetup.set('CpoName', %r)\n" % CPO)
+    out = run("first", "again")
+    assert "BEGIN CERTIFICATE REQUEST" in out["first"] and "not yet" in out["first"], out
+    assert "PROFILE 0" in out["first"] and "CSR True" in out["first"]
+    # The same request stands until a chain answers it: no new key.
+    assert "BEGIN CERTIFICATE REQUEST" not in out["again"] and "not yet" in out["again"]
+    with open(str(tmp_path / "data" / "cp.csr")) as f:
+        csr = f.read()
+    chain = _sign(pki, csr, "repl1")
+    with open(str(tmp_path / "good.pem"), "w") as f:
+        f.write(chain)
+    pki.issue("stranger2", "/O=%s/CN=cp-1" % CPO, "cpo")
+    with open(str(tmp_path / "bad.pem"), "w") as f:
+        f.write(_chain(pki, "stranger2"))
+    out = run("bad", "good")
+    assert "refused: bad.pem: certificate 1" in out["bad"] and "PROFILE 0" in out["bad"], out
+    assert "ok: charge point certificate installed: O=Test CPO, CN=cp-1" in out["good"], out
+    assert "ok: SecurityProfile = 3" in out["good"] and "PROFILE 3" in out["good"], out
