@@ -314,3 +314,62 @@ def test_setup_security_3_at_the_repl(pki, runtime, tmp_path):
     assert "refused: bad.pem: certificate 1" in out["bad"] and "PROFILE 0" in out["bad"], out
     assert "ok: charge point certificate installed: O=Test CPO, CN=cp-1" in out["good"], out
     assert "ok: SecurityProfile = 3" in out["good"] and "PROFILE 3" in out["good"], out
+
+
+# ---- ExtendedTriggerMessage and the renewal
+
+def test_extended_trigger_message(make_charger):
+    with central_system() as srv:
+        ch = make_charger(srv.url).start()
+        _online(ch)
+
+        def trig(msg, c=None):
+            p = {"requestedMessage": msg}
+            if c is not None:
+                p["connectorId"] = c
+            return srv.call(CP, "ExtendedTriggerMessage", p)["status"]
+
+        def arrives(action, after):
+            return srv.wait_message(cp_id=CP, action=action, after=after, timeout=15)["payload"]
+
+        assert trig("BootNotification") == "Rejected"       # accepted already
+        for msg, c, action in (("Heartbeat", None, "Heartbeat"),
+                               ("StatusNotification", 1, "StatusNotification"),
+                               ("MeterValues", 1, "MeterValues"),
+                               ("FirmwareStatusNotification", None,
+                                "SignedFirmwareStatusNotification"),
+                               ("LogStatusNotification", None, "LogStatusNotification")):
+            mark = srv.mark()
+            assert trig(msg, c) == "Accepted", msg
+            got = arrives(action, mark)
+            if action == "StatusNotification":
+                assert got["connectorId"] == 1
+            if action == "MeterValues":
+                assert got["connectorId"] == 1
+            if action.endswith("StatusNotification") and action != "StatusNotification":
+                assert got == {"status": "Idle"}, (action, got)     # no requestId (N01.FR.12)
+        assert trig("StatusNotification", 0) == "Rejected"          # connectorId > 0 (5.5)
+        assert trig("MeterValues", 9) == "Rejected"
+        # No CpoName: a request could not carry it (A02, prerequisite).
+        assert trig("SignChargePointCertificate") == "Rejected"
+
+
+def test_renewal_before_expiry(csms, make_charger, pki):
+    ch = make_charger(csms.url, sets=_sets(pki) + ["cert_renew_days=30"]).start()
+    _online(ch)
+    _enrol(csms, pki, "short", days=20)
+    mark = csms.mark()
+    time.sleep(1.5)
+    # Installed a moment ago: a certificate inside its renewal window is not
+    # asked for again within a day of its request.
+    assert not csms.messages(cp_id=CP, action="SignCertificate", direction="in")[1:]
+    # Two days on (the central system moves the charger's clock): 18 days
+    # left, fewer than cert_renew_days: the charger asks on its own (A03).
+    csms.clock_offset = 2 * 86400
+    assert csms.call(CP, "ExtendedTriggerMessage", {"requestedMessage": "Heartbeat"}) == \
+        {"status": "Accepted"}
+    csr = csms.wait_message(cp_id=CP, action="SignCertificate", after=mark, timeout=30)[
+        "payload"]["csr"]
+    chain = _sign(pki, csr, "renewed", days=365)
+    assert csms.call(CP, "CertificateSigned", {"certificateChain": chain}) == {"status": "Accepted"}
+    assert "renewing" in ch.log()
