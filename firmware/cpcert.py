@@ -183,45 +183,65 @@ class CpCert:
 
     # ---- CertificateSigned
     def install(self, text):
+        """install_steps() at once (the REPL)."""
+        for r in self.install_steps(text):
+            pass
+        return r
+
+    async def install_async(self, text):
+        """install_steps() with the event loop running between the slices."""
+        for r in self.install_steps(text):
+            if r is None:
+                await sleep_ms(0)
+        return r
+
+    def install_steps(self, text):
         """Check a certificate chain from CertificateSigned (PEM, leaf
         first) and make it the charge point certificate. Rejected, saying
         why, unless: within CertificateSignedMaxChainSize, at most MAX_CHAIN
         certificates, the leaf for the key of the request under way (or the
         installed key), its subject the one requested, valid now, allowed to
         sign (keyUsage), and a path to a CentralSystemRootCertificate
-        (A02.FR.06)."""
+        (A02.FR.06). A generator: None between the slices of the signature
+        checks, then the answer (status, why)."""
         import certpath
         import pem
         import x509
         from firmware.certstore import CS
         most = self.cfg.get("CertificateSignedMaxChainSize")
         if len(text) > most:
-            return "Rejected", ("certificateChain of %d characters: at most %d "
-                                "(CertificateSignedMaxChainSize)" % (len(text), most))
+            yield "Rejected", ("certificateChain of %d characters: at most %d "
+                               "(CertificateSignedMaxChainSize)" % (len(text), most))
+            return
         try:
             ders = pem.decode(text, limit=MAX_CHAIN)
         except ValueError as e:
-            return "Rejected", "certificateChain is not a PEM chain: %s" % e
+            yield "Rejected", "certificateChain is not a PEM chain: %s" % e
+            return
         roots = self.certs.ders(CS)
         if not roots:
-            return "Rejected", "no CentralSystemRootCertificate to check the chain against"
+            yield "Rejected", "no CentralSystemRootCertificate to check the chain against"
+            return
         try:
             leaf = x509.Certificate(ders[0])
         except ValueError as e:
-            return "Rejected", "certificate 1: %s" % e
+            yield "Rejected", "certificate 1: %s" % e
+            return
         which = None
         for k in ("p", "k"):
             if k in self.st and certpath.key_matches(leaf, _key(self.st[k])):
                 which = k
         if which is None:
-            return "Rejected", ("certificate 1 (%s) is not for this charge point's key%s"
-                                % (leaf.describe(), "" if self.pending() else
-                                   ": no certificate request is under way"))
+            yield "Rejected", ("certificate 1 (%s) is not for this charge point's key%s"
+                               % (leaf.describe(), "" if self.pending() else
+                                  ": no certificate request is under way"))
+            return
         want = (self.st.get("cn"), self.st.get("o"))
         got = (leaf.field("CN"), leaf.field("O"))
         if want[0] and got != want:
-            return "Rejected", ("certificate 1 is for CN=%s, O=%s; the request was for "
-                                "CN=%s, O=%s" % (got + want))
+            yield "Rejected", ("certificate 1 is for CN=%s, O=%s; the request was for "
+                               "CN=%s, O=%s" % (got + want))
+            return
         now = wall()
         if 0 < leaf.not_before - now <= SKEW_S:
             # A02.FR.08 has the charger switch once the certificate becomes
@@ -229,9 +249,13 @@ class CpCert:
             # charger's clock may trail by a little: checked at its start.
             now = leaf.not_before
         try:
-            certpath.validate(ders, roots, now, MAX_CHAIN, most, x509.DIGITAL_SIGNATURE)
+            for r in certpath.validate_steps(ders, roots, now, MAX_CHAIN, most,
+                                             x509.DIGITAL_SIGNATURE):
+                if r is None:
+                    yield None
         except ValueError as e:
-            return "Rejected", str(e)
+            yield "Rejected", str(e)
+            return
         st = dict(self.st)
         st["k"] = st.pop(which)
         st["c"] = [binascii.b2a_base64(d).decode().strip() for d in ders]
@@ -241,12 +265,13 @@ class CpCert:
         try:
             self.store.save(FILE, st)
         except OSError as e:
-            return "Rejected", "cannot keep the certificate on flash: %s" % e
+            yield "Rejected", "cannot keep the certificate on flash: %s" % e
+            return
         self.st = st
         self._leaf = leaf
         log.info("cpcert", "charge point certificate installed: %s, valid to %s",
                  leaf.describe(), _iso(leaf.not_after))
-        return "Accepted", None
+        yield "Accepted", None
 
 
 def _iso(t):

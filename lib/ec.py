@@ -137,6 +137,13 @@ def mul_add(u1, u2, x, y):
     chain of doublings (Shamir's trick), adding G, the point or their sum
     at each bit, which is what makes ECDSA verification cost about one
     scalar multiplication and a quarter, not two."""
+    for r in mul_add_steps(u1, u2, x, y, 256):
+        if r is not None:
+            return r[0]
+
+
+def mul_add_steps(u1, u2, x, y, bits=16):
+    """mul_add() in slices, as mul_steps(): None after each slice, then (point,)."""
     g = (GX, GY, 1)
     q = (x, y, 1)
     t = (None, g, q, _add(*(g + q)))
@@ -148,4 +155,6 @@ def mul_add(u1, u2, x, y):
         j = (u1 >> i & 1) | (u2 >> i & 1) << 1
         if j:
             R = _add(*(R + t[j]))
-    return _affine(*R)
+        if i % bits == 0 and i:
+            yield None
+    yield (_affine(*R),)

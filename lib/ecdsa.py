@@ -96,16 +96,28 @@ def verify(pub, digest, sig):
     """True when sig (DER) is a valid signature of the SHA-256 digest by the
     public point pub = (x, y), which the caller took from a checked
     encoding (ec.decode_point)."""
+    for r in verify_steps(pub, digest, sig, 256):
+        if r is not None:
+            return r[0]
+
+
+def verify_steps(pub, digest, sig, bits=16):
+    """verify() in slices: None after each slice, then (True or False,)."""
     try:
         r, s = decode_sig(sig)
     except ValueError:
-        return False
+        yield (False,)
+        return
     if not (0 < r < ec.N and 0 < s < ec.N) or len(digest) != 32:
-        return False
+        yield (False,)
+        return
     w = pow(s, ec.N - 2, ec.N)
     e = int.from_bytes(digest, "big")
-    R = ec.mul_add(e * w % ec.N, r * w % ec.N, pub[0], pub[1])
-    return R is not None and R[0] % ec.N == r
+    for R in ec.mul_add_steps(e * w % ec.N, r * w % ec.N, pub[0], pub[1], bits):
+        if R is None:
+            yield None
+    R = R[0]
+    yield (R is not None and R[0] % ec.N == r,)
 
 
 def spki(pub):

@@ -6,7 +6,7 @@ what CertificateSigned brings after checking it.
 
     en = Enrolment(cpcert, out, security)
     en.start()                     a request now (a task); False if one is being made
-    en.signed(pem_chain)           "Accepted" | "Rejected" for CertificateSigned
+    await en.signed(pem_chain)     "Accepted" | "Rejected" for CertificateSigned
     en.tick(now)                   called about once a second: renewal
 
 A request the central system never answers with a certificate stays on
@@ -54,8 +54,8 @@ class Enrolment:
         else:
             log.info("enrol", "SignCertificate accepted; waiting for CertificateSigned")
 
-    def signed(self, chain):
-        st, why = self.cc.install(chain)
+    async def signed(self, chain):
+        st, why = await self.cc.install_async(chain)
         if st != "Accepted":
             # A02.FR.07: discarded, and the event says why.
             self.security.event("InvalidChargePointCertificate", why)
