@@ -19,7 +19,7 @@ import time
 import pytest
 
 from centralsys import central_system
-from crypto_pki import CA_EXT, LEAF_EXT, Pki, need_openssl
+from crypto_pki import LEAF_EXT, Pki, need_openssl, profile3
 
 CP = "cp-test"
 KEY = "AuthKey-0123456789-xyz"
@@ -29,20 +29,9 @@ CPO = "Test CPO"
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     need_openssl()
-    # Short paths: ca_cert_file holds at most 64 characters.
-    k = Pki(tmp_path_factory.mktemp("sp3"))
-    k.root("ca", "/CN=SP3 Test Root/O=Test CSMS", days=3650)
-    k.issue("srv", "/CN=127.0.0.1", "ca", ext="basicConstraints=critical,CA:FALSE\n"
-            "subjectAltName=IP:127.0.0.1,DNS:localhost\n", days=30)
-    k.issue("cpo", "/CN=SP3 CPO Sub-CA/O=" + CPO, "ca", ext=CA_EXT, days=3650)
-    k.root("other", "/CN=Other CA", days=3650)
-    # The CAs the central system checks client certificates with: MicroPython
-    # shows the leaf alone, so the sub-CA is there too.
-    with open(k.path("clients.pem"), "w") as f:
-        for n in ("ca", "cpo"):
-            with open(k.path(n + ".pem")) as c:
-                f.write(c.read())
-    return k
+    # Short paths: ca_cert_file holds at most 64 characters. MicroPython
+    # shows the leaf alone, so clients.pem has the sub-CA too.
+    return profile3(Pki(tmp_path_factory.mktemp("sp3")), CPO)
 
 
 def _ctx(pki, clients="clients.pem", require=False):
