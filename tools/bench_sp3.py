@@ -106,7 +106,8 @@ def run_once(k, mpy_dir, data, heap, sets, scenario, seconds=25):
     t0 = time.time()
     res = {"ok": False, "error": None}
     with central_system(ssl_context=None if scenario == "plain" else server_ctx(k)) as srv:
-        srv.passwords[CP] = KEY
+        if scenario != "plain":
+            srv.passwords[CP] = KEY
         ch = MpyCharger(srv.url, data, mpy_dir, heap, sets=sets)
         try:
             ch.start()
@@ -176,7 +177,7 @@ def main():
         bisect("profile2_connect", ["SecurityProfile=2"], "connect", base)
         bisect("profile0_connect", ["SecurityProfile=0"], "plain", fresh)
         if not a.no_enrolment:
-            bisect("enrolment", sets, "enrol", fresh)
+            bisect("enrolment_heap", sets, "enrol", fresh)
     finally:
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
         with open(a.out, "w") as f:
