@@ -36,8 +36,7 @@ _HELP = """import setup, then:
   setup.csms("ws://host:port/path", "charger-1")   central system URL, charge point id
   setup.set("max_current_a", 20)      any key of show(True): device setting or OCPP key
   setup.security(1, key="16 to 40 characters")     profile 0 to 3; ca="ca.pem" for 2 and 3
-  setup.security(3, ca="ca.pem")      makes the key pair, prints the certificate request;
-                                      then (ca=..., cert="cp.pem") installs the chain, sets 3
+  setup.security(3, ca="ca.pem")      key pair + request; cert="cp.pem": the chain, then 3
   setup.mqtt("mqtt://host:1883", "user", "password")   MQTT (Home Assistant, solar); "" off
   setup.status()                      configured or not, Wi-Fi, central system, memory
   setup.logs()                        the end of the log on flash
@@ -104,8 +103,7 @@ def _flush():
 
 def apply(pairs, source="repl", prereq=None):
     """[(key, value), ...] all or nothing (tools/configure.py); True if done.
-    prereq: what SecurityProfile 2 and 3 check instead of the setting alone
-    (config.Config.prereq)."""
+    prereq: the certificate check of SecurityProfile 2 and 3 (Config.prereq)."""
     cfg = _cfg()
     quiet = log.level
     log.level = log.ERROR + 1       # the dry run changes nothing: nothing to log
@@ -116,8 +114,7 @@ def apply(pairs, source="repl", prereq=None):
     finally:
         log.level = quiet
     was = cfg.prereq
-    if prereq is not None:
-        cfg.prereq = prereq
+    cfg.prereq = prereq or was
     try:
         return _apply(cfg, order, why, pairs, source)
     finally:
@@ -182,10 +179,7 @@ def csms(url, charge_point_id):
 
 
 def security(profile, key=None, ca=None, cert=None):
-    """Profile 0 to 3. 1 and 2 take the AuthorizationKey; 2 and 3 the
-    central system's CA file (ca). 3: the first call makes the charger's key
-    pair and prints its certificate request; the chain the CPO's CA makes
-    from it is installed with cert="file.pem" (or over OCPP)."""
+    # 1 and 2 take the AuthorizationKey, 2 and 3 the CA file; 3 see setup_sp3.py.
     pairs = []
     if key is not None:
         pairs.append(("AuthorizationKey", key))
@@ -206,78 +200,13 @@ def security(profile, key=None, ca=None, cert=None):
     pairs.append(("SecurityProfile", profile))
     prereq = None
     if profile == 3:
-        prereq = _profile_3(ca, cert)
+        from firmware import setup_sp3      # loaded only here
+        prereq = setup_sp3.prepare(_st(), _cfg(), ca or _cfg().get("ca_cert_file"), cert, DATA,
+                                   _security_event)
         if prereq is None:
             return
-    if apply(pairs, prereq=prereq) and profile >= 2 \
-            and not _cfg().get("csms_url").startswith("wss://"):
+    if apply(pairs, prereq=prereq) and profile > 1 and _cfg().get("csms_url")[:4] != "wss:":
         print("note: SecurityProfile %d is TLS: csms_url should start with wss://" % profile)
-
-
-class _Roots:
-    # The central system's CAs as they will be once this call is applied: the
-    # new CA file, or the setting's, and those the central system installed.
-    def __init__(self, ca):
-        from firmware.certstore import CertStore
-        self.ca = ca
-        self.own = CertStore(_st(), _cfg())
-
-    def ders(self, use):
-        from firmware import cacert
-        if not self.ca:
-            return self.own.ders(use)
-        # The file named here in place of the setting's, with the installed ones.
-        return (cacert.ders(self.ca) + self.own._own(use))[:cacert.MAX_CERTS]
-
-
-def _profile_3(ca, cert):
-    # The charge point certificate of profile 3, made here if need be; the
-    # check SecurityProfile 3 then gets (config.Config.prereq), or None when
-    # the call stops here (what to do next is printed).
-    from firmware.cpcert import CpCert
-    roots = _Roots(ca or _cfg().get("ca_cert_file"))
-    cc = CpCert(_st(), _cfg(), roots)
-    if cert:
-        try:
-            with open(cert) as f:
-                text = f.read(12000)
-        except OSError:
-            print("refused: no file %r on the board; copy the certificate chain first" % (cert,))
-            return None
-        st, why = cc.install(text)
-        if st != "Accepted":
-            print("refused: %s: %s" % (cert, why))
-            return None
-        print("ok: charge point certificate installed: %s" % cc.leaf().describe())
-        _security_event("charge point certificate installed")
-    elif cc.usable() is not None:
-        if not cc.pending():
-            try:
-                req = cc.new_request_now()
-            except ValueError as e:
-                print("refused: %s; setup.set(\"CpoName\", \"Your CPO\") first" % e)
-                return None
-            with open(DATA + "/cp.csr", "w") as f:
-                f.write(req)
-            print("the charger made its key pair; its certificate request "
-                  "(also in %s/cp.csr):" % DATA)
-            print(req)
-        print("not yet: SecurityProfile 3 needs the charge point certificate. Have the request "
-              "signed by the CPO's CA, copy the chain (PEM, leaf first) to the board and call "
-              "setup.security(3, ca=\"ca.pem\", cert=\"cp.pem\"); or connect with profile 2 and let the "
-              "central system enrol the charger (ExtendedTriggerMessage "
-              "SignChargePointCertificate), then raise SecurityProfile to 3")
-        return None
-
-    def check(profile):
-        if not roots.ders("CentralSystemRootCertificate"):
-            return "SecurityProfile %d needs the central system's CA: ca=\"ca.pem\"" % profile
-        if profile == 3:
-            why = cc.usable()
-            if why:
-                return "SecurityProfile 3 needs a valid charge point certificate: " + why
-        return None
-    return check
 
 
 def mqtt(url, user=None, password=None, prefix=None):
