@@ -92,30 +92,9 @@ from websockets.exceptions import ConnectionClosed
 from csms_api import ThreadApi
 # Re-exported: tests and tools import these from here.
 from csms_wire import (NO_REPLY, CallErrorReply, InvalidPayload, _Link, _pick_ocpp16,  # noqa: F401
-                       cp_id_from_path, parse_frame)
+                       cp_id_from_path, parse_frame, client_cert, cert_cn)
 
 log = logging.getLogger("csms")
-
-
-def _client_cert(ws):
-    # The TLS client certificate the charge point showed (security profile 3):
-    # {"subject": {attribute: value}, "serial": hex, "not_after": text}, or None.
-    try:
-        c = ws.transport.get_extra_info("peercert")
-    except Exception:  # noqa: B902 - a plain TCP link has none
-        return None
-    if not c:
-        return None
-    subject = {}
-    for rdn in c.get("subject", ()):
-        for k, v in rdn:
-            subject[k] = v
-    return {"subject": subject, "serial": c.get("serialNumber"), "not_after": c.get("notAfter")}
-
-
-def _cert_cn(ws):
-    c = _client_cert(ws)
-    return c["subject"].get("commonName") if c else None
 
 
 class CentralSystem(ThreadApi):
@@ -239,7 +218,7 @@ class CentralSystem(ThreadApi):
             why, status = "no charge point id in the URL path", 404
         elif self.known_ids is not None and cp_id not in self.known_ids:
             why, status = "unknown charge point id", 404
-        elif cp_id in self.passwords and _cert_cn(ws) != cp_id:
+        elif cp_id in self.passwords and cert_cn(ws) != cp_id:
             # Security profile 3 names the charge point by its certificate
             # (A00.FR.405), profiles 1 and 2 by the password.
             want = "Basic " + base64.b64encode(("%s:%s" % (cp_id, self.passwords[cp_id]))
@@ -267,7 +246,7 @@ class CentralSystem(ThreadApi):
         old = self._links.get(cp_id)
         self._links[cp_id] = link
         self._event(cp_id, "connected", peer=peer, subprotocol=ws.subprotocol,
-                    client_cert=_client_cert(ws))
+                    client_cert=client_cert(ws))
         log.info("[%s] connected from %s, subprotocol %s", cp_id, peer, ws.subprotocol)
         if old is not None:
             log.info("[%s] closing the previous connection", cp_id)
