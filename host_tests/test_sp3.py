@@ -362,3 +362,45 @@ def test_renewal_before_expiry(csms, make_charger, pki):
     chain = _sign(pki, csr, "renewed", days=365)
     assert csms.call(CP, "CertificateSigned", {"certificateChain": chain}) == {"status": "Accepted"}
     assert "renewing" in ch.log()
+
+
+# ---- the work in slices
+
+_SLICES = r'''
+import sys
+import ec, ecdsa, csr, certpath
+n = 0
+for r in ecdsa.generate_steps():
+    if r is None:
+        n += 1
+key = r[0]
+print("KEYGEN", n, key.pub == ec.mul_base(key.d))
+n = 0
+for r in csr.build_steps(key, "cp-1", "Test CPO"):
+    if r is None:
+        n += 1
+print("CSR", n, r[0] == csr.build(key, "cp-1", "Test CPO"))
+leaf, sub, root = [open(p, "rb").read() for p in sys.argv[1:4]]
+n = 0
+for r in certpath.validate_steps([leaf, sub], [root], int(sys.argv[4])):
+    if r is None:
+        n += 1
+print("CHAIN", n, len(r[0]))
+'''
+
+
+def test_key_request_and_chain_check_run_in_slices(pki, runtime, tmp_path):
+    # 16 bits a slice: a key or a signature is 16 slices, a signature check
+    # 16, so the event loop runs at least that often during each.
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "fake_network"))
+    import fwrun
+    from crypto_pki import openssl, openssl_time
+    pki.issue("slice", "/O=%s/CN=cp-1" % CPO, "cpo")
+    start = openssl("x509", "-in", pki.path("slice.pem"), "-noout", "-startdate").decode()
+    now = openssl_time(start.split("=", 1)[1]) + 60
+    rc, out = fwrun.run(runtime, tmp_path, _SLICES, args=[pki.path(n + ".der") for n in
+                                                          ("slice", "cpo", "ca")] + [now])
+    assert rc == 0, out
+    assert "KEYGEN 15 True" in out and "CSR 15 True" in out, out
+    assert "CHAIN 30 3" in out, out
