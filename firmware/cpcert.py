@@ -3,7 +3,8 @@ security profile 3 (security whitepaper A00.FR.401-429, A02, A03).
 
     cc = CpCert(store, cfg, certs)        certs: firmware/certstore.CertStore
     await cc.new_request()                a new P-256 key and its CSR (PEM), or None
-    cc.install(pem_chain)                 ("Accepted" | "Rejected", why)
+    cc.new_request_now()                  the same without an event loop (the REPL)
+    await cc.install_async(pem_chain)     ("Accepted" | "Rejected", why); install() at once
     cc.leaf()                             the installed x509.Certificate, or None
     cc.load_into(ctx)                     the certificate and key into an SSLContext
     cc.renew_due(now)                     True when the certificate is to be renewed
@@ -12,7 +13,8 @@ The key is made here, on the charger, and never leaves it (A02.FR.05): only
 the certificate request goes out. P-256 rather than RSA-2048: a P-256 key is
 one scalar multiplication (0.84 s on an emulated RP2040), an RSA-2048 key is a
 search for two 1024-bit primes (732 s on the same chip), and mbedtls takes an
-EC key for the handshake on every board.
+EC key for the handshake (checked on the unix port, whose mbedtls
+configuration the board ports share).
 
 Everything is one checked file, "cpcert" (store.FILES), replaced atomically:
     {"k": [d, x, y]        the installed key (hex), "c": [base64 DER, ...] its
