@@ -158,6 +158,7 @@ class Config:
         self._vals = {}
         self._watchers = []
         self._pending = []
+        self.prereq = None      # fn(profile) -> why SecurityProfile 2/3 cannot be set, or None
         # Lists last: their checks read connectors and the MaxLength keys.
         for k in sorted(defaults or (), key=lambda k: _find(k) >= 0 and KEYS[_find(k)][1] & KIND == CSL):
             i = _find(k)
@@ -301,8 +302,14 @@ class Config:
                 return "SecurityProfile can only be raised over OCPP (it is %d)" % cur
             if v in (1, 2) and not self._raw(KEYS[_find("AuthorizationKey")]):
                 return "SecurityProfile %d needs an AuthorizationKey (16 to 40 characters) first" % v
-            if v == 2 and not self._raw(KEYS[_find("ca_cert_file")]):
-                return "SecurityProfile 2 needs a CA certificate: set ca_cert_file first"
+            if self.prereq is not None and v >= 2:
+                # The certificates live outside the registry (the charge point
+                # wires this: firmware/cpcert.py): A05.FR.03 and A05.FR.04.
+                return self.prereq(v)
+            if v >= 2 and not self._raw(KEYS[_find("ca_cert_file")]):
+                return "SecurityProfile %d needs a CA certificate: set ca_cert_file first" % v
+            if v == 3:
+                return "SecurityProfile 3 needs a charge point certificate installed first"
         elif n == "AuthorizationKey" and not v:
             p = self._raw(KEYS[_find("SecurityProfile")])
             if p in (1, 2):

@@ -105,15 +105,18 @@ KEYS = (
     # Security whitepaper edition 2, chapter 7
     ("AdditionalRootCertificateCheck", BOOL | RO, False, None),
     ("AuthorizationKey", STR | SECRET, "", (16, 40, "key")),
+    ("CertificateSignedMaxChainSize", INT | RO, 6000, (0, 10000, "characters")),
     ("CertificateStoreMaxLength", INT | RO, 8, (0, None, "certificates")),
     ("CpoName", STR, "", (0, 64, None)),
-    ("SecurityProfile", INT, 0, (0, 2, "0 none, 1 basic auth, 2 TLS with basic auth")),
+    ("SecurityProfile", INT, 0, (0, 3, "0 none, 1 basic auth, 2 TLS with basic auth, "
+                                       "3 TLS with a client certificate")),
     # Device-only settings (the serial REPL, never OCPP)
     ("csms_url", STR | DEV | REBOOT, "", (0, 200, "url")),
     ("charge_point_id", STR | DEV | REBOOT, "", (0, 48, "id")),
     ("wifi_ssid", STR | DEV | REBOOT, "", (0, 32, "ssid")),
     ("wifi_password", STR | DEV | REBOOT | SECRET, "", (0, 63, "wpa")),
     ("ca_cert_file", STR | DEV | REBOOT, "", (0, 64, "path")),
+    ("cert_renew_days", INT | DEV, 30, (1, 365, "days before its expiry the charge point certificate is renewed")),
     ("max_current_a", INT | DEV | REBOOT, 16, (6, 80, "A")),
     ("imp_per_kwh", INT | DEV | REBOOT, 1000, (1, 100000, "meter impulses per kWh")),
     ("connectors", INT | DEV | REBOOT, 1, (1, 4, "connectors")),

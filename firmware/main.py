@@ -15,6 +15,9 @@ import ws as wslib
 from firmware import cacert
 
 WDT_MS = 8000
+PROFILE_TRIAL = "secprof"   # store file: a raised SecurityProfile not yet proven
+FALLBACK_AFTER = 3          # failed connects with a raised profile before falling back
+RELINK_MS = 500             # the ChangeConfiguration answer goes out before the link drops
 
 
 class App:
@@ -63,27 +66,51 @@ class App:
         self.cp = ChargePoint(board, self.cfg, self.store, self.ctls, self.register, self._tls,
                               self.local)
         self.session = None
+        self.profile = 0            # the SecurityProfile the link is made with
+        self.trial = None
+        self.failed = 0
         self.configured = False
         self.mqtt = None            # firmware/mqtt/service.py, once mqtt_url is set
         self._running = False
         self.cfg.watch(self._setting)
 
     def _session(self):
+        if not self.cfg.get("csms_url") or not self.cfg.get("charge_point_id"):
+            return None
+        self.profile = self.cfg.get("SecurityProfile")
+        trial = self.store.load(PROFILE_TRIAL, None)
+        self.trial = trial if isinstance(trial, dict) else None
+        self.failed = 0
+        s = Session(self.cp.out, wslib.join_url(self.cfg.get("csms_url"),
+                                                self.cfg.get("charge_point_id")),
+                    buf=self.rx, dial=self._dial)
+        s.on_fail = self._link_failed
+        s.on_up = self._link_up
+        s.set_link(self.link_up)
+        self.cp.cpcert.on_installed = self._cert_installed
+        return s
+
+    def _dial(self):
+        # (url, TLS context, Basic credentials) of the next connect, from the
+        # settings as they are now: profile 1 and 2 send the AuthorizationKey,
+        # 2 and 3 check the central system, 3 shows the charger's certificate
+        # instead of a password (A00.FR.401).
         url = self.cfg.get("csms_url")
         ident = self.cfg.get("charge_point_id")
-        if not url or not ident:
-            return None
+        profile = self.cfg.get("SecurityProfile")
         auth = None
         key = self.cfg.get("AuthorizationKey")
-        profile = self.cfg.get("SecurityProfile")
         if profile in (1, 2) and key:
             auth = (ident, key)
         ctx = None
-        if url.startswith("wss:") or profile == 2:
+        if url.startswith("wss:") or profile >= 2:
             ctx = self._tls()
-        s = Session(self.cp.out, wslib.join_url(url, ident), ssl=ctx, auth=auth, buf=self.rx)
-        s.set_link(self.link_up)
-        return s
+            if profile == 3:
+                why = self.cp.cpcert.usable()
+                if why:
+                    raise ValueError("security profile 3: " + why)
+                self.cp.cpcert.load_into(ctx)
+        return wslib.join_url(url, ident), ctx, auth
 
     def _tls(self):
         # Security profile 2: TLS with the central system's certificate checked
@@ -93,6 +120,54 @@ class App:
         from firmware.certstore import CS
         return cacert.context(self.cfg.get("ca_cert_file"), "main",
                               "setup.security(2, key, ca)", self.cp.certs.ders(CS))
+
+    # ---- a raised security profile (whitepaper A05)
+    def _profile_changed(self, value):
+        if self.session is None or value == self.profile:
+            return
+        if value > self.profile:
+            # On trial until a BootNotification is accepted with it: kept on
+            # flash, so a power cut in between still falls back if it fails.
+            self.trial = {"from": self.profile, "to": value}
+            try:
+                self.store.save(PROFILE_TRIAL, self.trial)
+            except OSError as e:
+                log.error("main", "cannot keep the security profile trial: %s", e)
+        self.profile = value
+        self.failed = 0
+        # A05.FR.06/07: reconnect with it, once the answer is on the wire.
+        asyncio.create_task(self._relink())
+
+    async def _relink(self):
+        await sleep_ms(RELINK_MS)
+        self.session.reconnect()
+
+    def _cert_installed(self):
+        if self.cfg.get("SecurityProfile") == 3 and self.session is not None:
+            asyncio.create_task(self._relink())
+
+    def _link_failed(self, e):
+        self.failed += 1
+        t = self.trial
+        if t is None or self.failed < FALLBACK_AFTER:
+            return
+        # A05.FR.08: the raised profile does not connect: back to the one before.
+        back = t["from"]
+        log.error("main", "security profile %d failed %d times (%s): back to %d",
+                  t["to"], self.failed, e, back)
+        self.trial = None
+        self.store.remove(PROFILE_TRIAL)
+        self.cfg.set("SecurityProfile", back, "fallback")
+        self.cp.security.event("ReconfigurationOfSecurityParameters",
+                               "SecurityProfile %d did not connect: back to %d" % (t["to"], back))
+
+    def _link_up(self):
+        self.failed = 0
+        if self.trial is not None:
+            # A05.FR.09: the new profile works; there is no way back now.
+            log.info("main", "security profile %d works", self.trial["to"])
+            self.trial = None
+            self.store.remove(PROFILE_TRIAL)
 
     def status(self):
         import fwslot
@@ -107,6 +182,8 @@ class App:
         return s
 
     def _setting(self, name, value):
+        if name == "SecurityProfile":
+            self._profile_changed(value)
         if name.startswith("mqtt_") or name in ("charge_point_id", "max_current_a"):
             self._mqtt()
 
@@ -190,6 +267,6 @@ class App:
                      "setup.csms(url, id); Ctrl-D to start again")
             while True:
                 await sleep_ms(60000)
-        log.info("main", "charge point %s, central system %s", self.cfg.get("charge_point_id"),
-                 self.cfg.get("csms_url"))
+        log.info("main", "charge point %s, central system %s, security profile %d",
+                 self.cfg.get("charge_point_id"), self.cfg.get("csms_url"), self.profile)
         await self.session.run()

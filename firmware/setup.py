@@ -35,7 +35,8 @@ _HELP = """import setup, then:
   setup.wifi("ssid", "password")      Wi-Fi network ("" password: open network)
   setup.csms("ws://host:port/path", "charger-1")   central system URL, charge point id
   setup.set("max_current_a", 20)      any key of show(True): device setting or OCPP key
-  setup.security(1, key="16 to 40 characters")     profile 0/1/2; ca="ca.pem" for 2
+  setup.security(1, key="16 to 40 characters")     profile 0 to 3; ca="ca.pem" for 2 and 3
+  setup.security(3, ca="ca.pem")      key pair + request; cert="cp.pem": the chain, then 3
   setup.mqtt("mqtt://host:1883", "user", "password")   MQTT (Home Assistant, solar); "" off
   setup.status()                      configured or not, Wi-Fi, central system, memory
   setup.logs()                        the end of the log on flash
@@ -101,16 +102,27 @@ def _flush():
         _lf.current.flush()
 
 
-def apply(pairs, source="repl"):
-    """[(key, value), ...] all or nothing (tools/configure.py); True if done."""
+def apply(pairs, source="repl", prereq=None):
+    """[(key, value), ...] all or nothing (tools/configure.py); True if done.
+    prereq: the certificate check of SecurityProfile 2 and 3 (Config.prereq)."""
     cfg = _cfg()
     quiet = log.level
     log.level = log.ERROR + 1       # the dry run changes nothing: nothing to log
     try:
         dry = Config(_Scratch(_st().load("config", None)), _defaults())
+        dry.prereq = prereq
         order, why = settle(dry, pairs, source)
     finally:
         log.level = quiet
+    was = cfg.prereq
+    cfg.prereq = prereq or was
+    try:
+        return _apply(cfg, order, why, pairs, source)
+    finally:
+        cfg.prereq = was
+
+
+def _apply(cfg, order, why, pairs, source):
     if why:
         for kv in pairs:
             if kv[0] in why:
@@ -167,7 +179,8 @@ def csms(url, charge_point_id):
     apply([("csms_url", url), ("charge_point_id", charge_point_id)])
 
 
-def security(profile, key=None, ca=None):
+def security(profile, key=None, ca=None, cert=None):
+    # 1 and 2 take the AuthorizationKey, 2 and 3 the CA file; 3 see setup_sp3.py.
     pairs = []
     if key is not None:
         pairs.append(("AuthorizationKey", key))
@@ -186,8 +199,15 @@ def security(profile, key=None, ca=None):
     if ca is not None:
         pairs.append(("ca_cert_file", ca))
     pairs.append(("SecurityProfile", profile))
-    if apply(pairs) and profile == 2 and not _cfg().get("csms_url").startswith("wss://"):
-        print("note: SecurityProfile 2 is TLS: csms_url should start with wss://")
+    prereq = None
+    if profile == 3:
+        from firmware import setup_sp3      # loaded only here
+        prereq = setup_sp3.prepare(_st(), _cfg(), ca or _cfg().get("ca_cert_file"), cert, DATA,
+                                   _security_event)
+        if prereq is None:
+            return
+    if apply(pairs, prereq=prereq) and profile > 1 and _cfg().get("csms_url")[:4] != "wss:":
+        print("note: SecurityProfile %d is TLS: csms_url should start with wss://" % profile)
 
 
 def mqtt(url, user=None, password=None, prefix=None):

@@ -66,11 +66,15 @@ except ImportError:     # ports built without it: a nibble-table CRC-32 in Pytho
 #   fwjob         1        firmware/ocpp/fwupdate.py      none
 #   fwboot        1        lib/fwslot.py (the boot code; written by firmware/install.py too) none
 #   fwa/, fwb/    the firmware slots, folders of a bundle's files (lib/fwslot.py)
+#   cpcert        1        firmware/cpcert.py             none (the charge point's key and
+#                                                         certificate, a request under way)
+#   secprof       1        firmware/main.py               none (a raised SecurityProfile on
+#                                                         trial, and the one to fall back to)
 #   csroot.pem, mfroot.pem  firmware/certstore.py (PEM text: the CA certificates)
 #   upload        the last diagnostics file (firmware/ocpp/diagnostics.py; text)
 #   log.txt, log.<n>.txt   lib/logfile.py (text for people, never read back as data)
 FILES = (" config 1 device 1 register 2 avail 1 tx 1 resetreason 1 txq 2 authcache 2"
-         " locallist 1 resv 1 profiles 1 secq 1 fwjob 1 fwboot 1 ")
+         " locallist 1 resv 1 profiles 1 secq 1 fwjob 1 fwboot 1 cpcert 1 secprof 1 ")
 
 _T = (0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
       0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,

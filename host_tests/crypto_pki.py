@@ -113,6 +113,23 @@ def hierarchies(k):
     k.issue("rleaf", "/CN=RSA Leaf", "rroot", "rsa")
 
 
+def profile3(k, cpo="Test CPO"):
+    """The central system's side of security profile 3: a root (ca) that
+    signed the server certificate (srv, for 127.0.0.1) and a CPO sub-CA
+    (cpo) that signs the charge points' requests; clients.pem holds both,
+    for checking client certificates; and an unrelated root (other)."""
+    k.root("ca", "/CN=SP3 Test Root/O=Test CSMS", days=3650)
+    k.issue("srv", "/CN=127.0.0.1", "ca", ext="basicConstraints=critical,CA:FALSE\n"
+            "subjectAltName=IP:127.0.0.1,DNS:localhost\n", days=30)
+    k.issue("cpo", "/CN=SP3 CPO Sub-CA/O=" + cpo, "ca", ext=CA_EXT, days=3650)
+    k.root("other", "/CN=Other CA", days=3650)
+    with open(k.path("clients.pem"), "w") as f:
+        for n in ("ca", "cpo"):
+            with open(k.path(n + ".pem")) as c:
+                f.write(c.read())
+    return k
+
+
 def make(d):
     """Every certificate, key and signature of the module docstring, in d."""
     k = Pki(d)

@@ -36,8 +36,9 @@ ChargingScheduleAllowedChargingRateUnit ChargingScheduleMaxPeriods
 ConnectorSwitch3to1PhaseSupported MaxChargingProfilesInstalled""".split()
 ERRATA_KEYS = ["MessageTimeout", "StopTransactionMaxMeterValues", "SupportedFileTransferProtocols"]
 SECURITY_KEYS = ["SecurityProfile", "AuthorizationKey", "CpoName", "CertificateStoreMaxLength",
-                 "AdditionalRootCertificateCheck"]
+                 "AdditionalRootCertificateCheck", "CertificateSignedMaxChainSize"]
 DEVICE_KEYS = ["csms_url", "charge_point_id", "wifi_ssid", "wifi_password", "ca_cert_file",
+               "cert_renew_days",
                "max_current_a", "imp_per_kwh", "connectors", "phases", "voltage",
                "fixed_cable_a", "ventilation", "free_vend", "free_vend_tag",
                "resume_after_power_loss", "update_signed_only",

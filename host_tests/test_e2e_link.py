@@ -100,7 +100,6 @@ def test_bad_frames_get_the_named_callerror(csms, make_charger):
     csms.wait_message(cp_id=CP, action="StatusNotification")
     cases = [
         ('[2,"e1","NoSuchAction",{}]', "NotImplemented"),
-        ('[2,"e2","ExtendedTriggerMessage",{"requestedMessage":"Heartbeat"}]', "NotSupported"),
         ('[2,"e3","DataTransfer",{}]', "OccurenceConstraintViolation"),
         ('[2,"e4","DataTransfer",{"vendorId":1}]', "TypeConstraintViolation"),
         ('[2,"e5","DataTransfer",{"vendorId":"x","bogus":1}]', "FormationViolation"),

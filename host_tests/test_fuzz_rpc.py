@@ -47,7 +47,7 @@ ORACLE = [
     (b'[2,"a","Reset"]', {"ProtocolError"}),
     (b'[9,"a","Reset",{}]', {"ProtocolError"}),
     (b'[2,"a","Nope",{}]', {"NotImplemented"}),
-    (b'[2,"a","ExtendedTriggerMessage",{}]', {"NotSupported"}),
+    (b'[2,"a","ExtendedTriggerMessage",{}]', {"OccurenceConstraintViolation"}),
     (b'[2,"a","Reset",{"type":"So', {"FormationViolation"}),
     (b'[3,"a",{}]', {"none"}),
     (b'garbage', {"none", "FormationViolation"}),

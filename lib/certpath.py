@@ -18,23 +18,39 @@ import x509
 from compat import iso
 
 
-def _verify(key_type, pub, alg, salt, digest, sig):
+def _verify_steps(key_type, pub, alg, salt, digest, sig):
+    # None between the slices of an EC verification, then (result,); RSA
+    # verifies at once (a public exponent of 65537 is 17 multiplications).
     if alg == "ecdsa-sha256" and key_type == "ec":
-        return ecdsa.verify(pub, digest, sig)
+        for r in ecdsa.verify_steps(pub, digest, sig):
+            yield r
+        return
     if alg == "rsa-sha256" and key_type == "rsa":
-        return rsa.verify_pkcs1(pub, digest, sig)
+        yield (rsa.verify_pkcs1(pub, digest, sig),)
+        return
     if alg == "rsa-pss-sha256" and key_type == "rsa":
-        return rsa.verify_pss(pub, digest, sig, salt)
+        yield (rsa.verify_pss(pub, digest, sig, salt),)
+        return
     raise ValueError("signature algorithm %s with a %s key is not supported"
                      % (alg, key_type or "unknown"))
+
+
+def _last(steps):
+    for r in steps:
+        if r is not None:
+            return r[0]
 
 
 def signed_by(cert, issuer):
     """True when issuer's key made cert's signature; ValueError when the
     algorithm or the issuer's key is not one this module handles."""
+    return _last(_signed_by_steps(cert, issuer))
+
+
+def _signed_by_steps(cert, issuer):
     digest = hashlib.sha256(cert.span(cert.tbs)).digest()
-    return _verify(issuer.key_type, issuer.public_key(), cert.sig_alg, cert.pss_salt, digest,
-                   cert.span(cert.sig))
+    return _verify_steps(issuer.key_type, issuer.public_key(), cert.sig_alg, cert.pss_salt,
+                         digest, cert.span(cert.sig))
 
 
 def verify_data(cert, digest, sig):
@@ -71,15 +87,21 @@ def _load(items, what):
 
 
 def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=None):
+    """validate_steps() at once: the path, or ValueError."""
+    return _last(validate_steps(chain, roots, now, max_certs, max_bytes, usage, key))
+
+
+def validate_steps(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=None):
     """Checks the certification path from chain[0], the leaf, through the
     other certificates of the chain (intermediates, in any order) to one of
     the trusted roots, at the Unix time `now`. chain and roots hold DER bytes
     or x509.Certificate objects; a root may be repeated at the end of the
     chain. usage: keyUsage bits the leaf must allow when it has keyUsage
     (e.g. x509.DIGITAL_SIGNATURE); key: a private key whose public key the
-    leaf must carry (the charger's own certificate). Returns the path,
-    [leaf, ..., root]; raises one ValueError saying which certificate fails
-    and why."""
+    leaf must carry (the charger's own certificate). A generator: None
+    between the slices of each EC signature check (for callers in the event
+    loop), then (path,), the path [leaf, ..., root]; raises one ValueError
+    saying which certificate fails and why."""
     if not chain:
         raise ValueError("chain: no certificate")
     if len(chain) > max_certs:
@@ -106,11 +128,15 @@ def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=Non
         named = [r for r in anchors if r.span(r.subject) == name]
         for r in named:
             rwhere = "trusted root (%s)" % r.describe()
-            if _signed(cur, where, r, rwhere):
+            for ok in _signed(cur, where, r, rwhere):
+                if ok is None:
+                    yield None
+            if ok[0]:
                 _check_alone(r, rwhere, now)
                 _check_issuer(r, len(path) - 1, rwhere)
                 path.append(r)
-                return path
+                yield (path,)
+                return
         nxt = None
         for i in left:
             if certs[i].span(certs[i].subject) == name:
@@ -125,7 +151,10 @@ def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=Non
         issuer = certs[nxt]
         iwhere = "certificate %d (%s)" % (nxt + 1, issuer.describe())
         _check_issuer(issuer, len(path) - 1, iwhere)
-        if not _signed(cur, where, issuer, iwhere):
+        for ok in _signed(cur, where, issuer, iwhere):
+            if ok is None:
+                yield None
+        if not ok[0]:
             raise ValueError("%s: its signature does not verify with the key of %s"
                              % (where, iwhere))
         left.remove(nxt)
@@ -135,7 +164,8 @@ def validate(chain, roots, now, max_certs=4, max_bytes=8000, usage=None, key=Non
 
 def _signed(cert, where, issuer, iwhere):
     try:
-        return signed_by(cert, issuer)
+        for r in _signed_by_steps(cert, issuer):
+            yield r
     except ValueError as e:
         raise ValueError("%s, signed by %s: %s" % (where, iwhere, e))
 

@@ -105,6 +105,16 @@ def mul(k, x, y):
     20 to 40 % faster on a PC, but about 5 % on the RP2040 (0.80 against
     0.84 s, where the 256-bit arithmetic outweighs the Python around it), for
     7 KB more heap (a 32-bit build, modules frozen). The heap is scarcer."""
+    for r in mul_steps(k, x, y, 256):
+        if r is not None:
+            return r[0]
+
+
+def mul_steps(k, x, y, bits=16):
+    """mul() cut in slices of `bits` bits: a generator that yields None after
+    each slice and finally (point,), the result of mul(). A caller in the event
+    loop awaits between slices: one multiplication takes about 0.8 s on an
+    RP2040, far too long to hold the loop (the pilot, the watchdog)."""
     p = (x, y, 1)
     k %= N
     R = _INF
@@ -112,7 +122,9 @@ def mul(k, x, y):
         R = _double(*R)
         if k >> i & 1:
             R = _add(*(R + p))
-    return _affine(*R)
+        if i % bits == 0 and i:
+            yield None
+    yield (_affine(*R),)
 
 
 def mul_base(k):
@@ -125,6 +137,13 @@ def mul_add(u1, u2, x, y):
     chain of doublings (Shamir's trick), adding G, the point or their sum
     at each bit, which is what makes ECDSA verification cost about one
     scalar multiplication and a quarter, not two."""
+    for r in mul_add_steps(u1, u2, x, y, 256):
+        if r is not None:
+            return r[0]
+
+
+def mul_add_steps(u1, u2, x, y, bits=16):
+    """mul_add() in slices, as mul_steps(): None after each slice, then (point,)."""
     g = (GX, GY, 1)
     q = (x, y, 1)
     t = (None, g, q, _add(*(g + q)))
@@ -136,4 +155,6 @@ def mul_add(u1, u2, x, y):
         j = (u1 >> i & 1) | (u2 >> i & 1) << 1
         if j:
             R = _add(*(R + t[j]))
-    return _affine(*R)
+        if i % bits == 0 and i:
+            yield None
+    yield (_affine(*R),)

@@ -51,16 +51,28 @@ def _nonces(d, digest):
 
 def sign_digest(d, digest):
     """(r, s) of the SHA-256 digest (32 bytes) under the private scalar d."""
+    for r in sign_steps(d, digest, 256):
+        if r is not None:
+            return r
+
+
+def sign_steps(d, digest, bits=16):
+    """sign_digest() as a generator: None after each slice of the scalar
+    multiplication (ec.mul_steps), then (r, s). For callers that must not hold
+    the event loop."""
     if len(digest) != 32:
         raise ValueError("ECDSA: a SHA-256 digest is 32 bytes")
     e = int.from_bytes(digest, "big")
     for k in _nonces(d, digest):
-        x = ec.mul_base(k)[0]
-        r = x % ec.N
+        for R in ec.mul_steps(k, ec.GX, ec.GY, bits):
+            if R is None:
+                yield None
+        r = R[0][0] % ec.N
         if r:
             s = pow(k, ec.N - 2, ec.N) * (e + r * d) % ec.N
             if s:
-                return r, s
+                yield r, s
+                return
 
 
 def encode_sig(r, s):
@@ -84,16 +96,28 @@ def verify(pub, digest, sig):
     """True when sig (DER) is a valid signature of the SHA-256 digest by the
     public point pub = (x, y), which the caller took from a checked
     encoding (ec.decode_point)."""
+    for r in verify_steps(pub, digest, sig, 256):
+        if r is not None:
+            return r[0]
+
+
+def verify_steps(pub, digest, sig, bits=16):
+    """verify() in slices: None after each slice, then (True or False,)."""
     try:
         r, s = decode_sig(sig)
     except ValueError:
-        return False
+        yield (False,)
+        return
     if not (0 < r < ec.N and 0 < s < ec.N) or len(digest) != 32:
-        return False
+        yield (False,)
+        return
     w = pow(s, ec.N - 2, ec.N)
     e = int.from_bytes(digest, "big")
-    R = ec.mul_add(e * w % ec.N, r * w % ec.N, pub[0], pub[1])
-    return R is not None and R[0] % ec.N == r
+    for R in ec.mul_add_steps(e * w % ec.N, r * w % ec.N, pub[0], pub[1], bits):
+        if R is None:
+            yield None
+    R = R[0]
+    yield (R is not None and R[0] % ec.N == r,)
 
 
 def spki(pub):
@@ -106,11 +130,13 @@ class PrivateKey:
     kind = "ec"
     sig_alg = SIG_ALG
 
-    def __init__(self, d):
+    def __init__(self, d, pub=None):
+        # pub: the public point when the caller has it (kept beside the key,
+        # or computed in slices by generate_steps): one multiplication saved.
         if not 1 <= d < ec.N:
             raise ValueError("EC key: private scalar out of range")
         self.d = d
-        self.pub = ec.mul_base(d)
+        self.pub = ec.mul_base(d) if pub is None else pub
 
     def public(self):
         return self.pub
@@ -121,6 +147,14 @@ class PrivateKey:
     def sign(self, digest):
         """The DER signature of a SHA-256 digest, as X.509 and CSRs carry it."""
         return encode_sig(*sign_digest(self.d, digest))
+
+    def sign_steps(self, digest, bits=16):
+        """sign() as a generator: None between slices, then (signature,)."""
+        for rs in sign_steps(self.d, digest, bits):
+            if rs is not None:
+                yield (encode_sig(*rs),)
+                return
+            yield None
 
     def der(self):
         """SEC 1 ECPrivateKey DER (RFC 5915), which mbedtls and openssl load."""
@@ -136,6 +170,20 @@ def generate(rand=None):
         d = int.from_bytes(rand(32), "big")
         if 1 <= d < ec.N:
             return PrivateKey(d)
+
+
+def generate_steps(rand=None, bits=16):
+    """generate() as a generator: None after each slice of the public-key
+    multiplication, then (key,)."""
+    rand = rand or os.urandom
+    while True:
+        d = int.from_bytes(rand(32), "big")
+        if 1 <= d < ec.N:
+            break
+    for r in ec.mul_steps(d, ec.GX, ec.GY, bits):
+        if r is None:
+            yield None
+    yield (PrivateKey(d, r[0]),)
 
 
 def load(b):

@@ -37,7 +37,8 @@ Answers, all changeable between or during tests (attributes):
                          or fn(cp_id, payload) returning either or raising an OCPPError (sent as
                          CALLERROR); a list is used up one answer per CALL
     known_ids            None, or the set of ids allowed to connect (others get HTTP 404)
-    passwords            {cp_id: password} for HTTP Basic auth (security profile 1/2)
+    passwords            {cp_id: password} for HTTP Basic auth (security profile 1/2); a
+                         TLS client certificate whose CN is the cp_id stands for it (3)
     require_subprotocol  True: a client not offering ocpp1.6 is accepted without a
                          subprotocol and closed at once (1002), as OCPP-J 3.2 says
     validate_requests    True: CALLs failing the official schema get a CALLERROR
@@ -47,7 +48,8 @@ Built-in: BootNotification, Heartbeat, StatusNotification, Authorize, StartTrans
 DiagnosticsStatusNotification, FirmwareStatusNotification, SecurityEventNotification,
 SignCertificate, LogStatusNotification, SignedFirmwareStatusNotification. Other actions
 get the ocpp package's NotImplemented / NotSupported CALLERROR. State seen: transactions
-{id: dict}, connector_status {(cp_id, connectorId): status}, events (connects).
+{id: dict}, connector_status {(cp_id, connectorId): status}, events (connects; a
+"connected" event names the TLS client certificate, client_cert, when there is one).
 
 Recording: every frame either way is a dict, in order, under `messages()`:
     seq, timestamp (time.time()), cp_id, direction ("in" = from the charge point,
@@ -90,7 +92,7 @@ from websockets.exceptions import ConnectionClosed
 from csms_api import ThreadApi
 # Re-exported: tests and tools import these from here.
 from csms_wire import (NO_REPLY, CallErrorReply, InvalidPayload, _Link, _pick_ocpp16,  # noqa: F401
-                       cp_id_from_path, parse_frame)
+                       cp_id_from_path, parse_frame, client_cert, cert_cn)
 
 log = logging.getLogger("csms")
 
@@ -216,7 +218,9 @@ class CentralSystem(ThreadApi):
             why, status = "no charge point id in the URL path", 404
         elif self.known_ids is not None and cp_id not in self.known_ids:
             why, status = "unknown charge point id", 404
-        elif cp_id in self.passwords:
+        elif cp_id in self.passwords and cert_cn(ws) != cp_id:
+            # Security profile 3 names the charge point by its certificate
+            # (A00.FR.405), profiles 1 and 2 by the password.
             want = "Basic " + base64.b64encode(("%s:%s" % (cp_id, self.passwords[cp_id]))
                                                .encode()).decode()
             if request.headers.get("Authorization") != want:
@@ -241,7 +245,8 @@ class CentralSystem(ThreadApi):
         link = _Link(self, cp_id, ws)
         old = self._links.get(cp_id)
         self._links[cp_id] = link
-        self._event(cp_id, "connected", peer=peer, subprotocol=ws.subprotocol)
+        self._event(cp_id, "connected", peer=peer, subprotocol=ws.subprotocol,
+                    client_cert=client_cert(ws))
         log.info("[%s] connected from %s, subprotocol %s", cp_id, peer, ws.subprotocol)
         if old is not None:
             log.info("[%s] closing the previous connection", cp_id)

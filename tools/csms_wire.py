@@ -221,3 +221,24 @@ def _log_record(rec):
     log.info("[%s] %s %s %s #%s %s", rec["cp_id"], "cp->cs" if rec["direction"] == "in" else "cs->cp",
              rec["message_type"], rec["action"] or rec.get("error_code") or rec.get("problem") or "",
              rec["unique_id"], body)
+
+
+def client_cert(ws):
+    # The TLS client certificate the charge point showed (security profile 3):
+    # {"subject": {attribute: value}, "serial": hex, "not_after": text}, or None.
+    try:
+        c = ws.transport.get_extra_info("peercert")
+    except Exception:  # noqa: B902 - a plain TCP link has none
+        return None
+    if not c:
+        return None
+    subject = {}
+    for rdn in c.get("subject", ()):
+        for k, v in rdn:
+            subject[k] = v
+    return {"subject": subject, "serial": c.get("serialNumber"), "not_after": c.get("notAfter")}
+
+
+def cert_cn(ws):
+    c = client_cert(ws)
+    return c["subject"].get("commonName") if c else None

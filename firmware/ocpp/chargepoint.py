@@ -23,6 +23,8 @@ What a handler (firmware/ocpp/actions/<Action>.py) may use, and nothing else
     cp.diag           diagnostics and log uploads (diagnostics.py): start(...), trigger(...)
     cp.security       the security events (secevents.py): event(type, info)
     cp.certs          the CA certificates (firmware/certstore.py): install, ids, delete
+    cp.cpcert         the charge point's own key and certificate (firmware/cpcert.py)
+    cp.enrol          getting it signed (enrol.py): start(), signed(chain)
     (cp.smart.local: the local limits, firmware/locallimit.py, read-only here)
     cp.vendors        vendorId -> fn(messageId, data) -> (status, data), DataTransfer
     cp.reset(kind)    stop every transaction and restart the board
@@ -30,7 +32,7 @@ The session (session.py) works with cp.out alone.
 """
 import asyncio
 import log
-from compat import ticks_ms, ticks_diff, sleep_ms
+from compat import ticks_ms, ticks_diff, sleep_ms, wall, wall_known
 from firmware.ocpp.rpc import Rpc
 from firmware.ocpp.connector import Connector, Zero, load_availability, pick
 from firmware.ocpp.txqueue import TxQueue
@@ -45,7 +47,9 @@ from firmware.ocpp.limiter import Limiter
 from firmware.ocpp.secevents import SecurityEvents
 from firmware.ocpp.fwupdate import FirmwareUpdate
 from firmware.ocpp.diagnostics import Diagnostics
-from firmware.certstore import CertStore
+from firmware.certstore import CertStore, CS
+from firmware.cpcert import CpCert
+from firmware.ocpp.enrol import Enrolment
 from firmware import signing
 
 
@@ -94,6 +98,11 @@ class ChargePoint:
         self.security.wake = out.wake.set
         out.security = self.security
         self.certs = CertStore(store, cfg)
+        # Security profile 3: the charger's own key and certificate, and how
+        # it gets them signed.
+        self.cpcert = CpCert(store, cfg, self.certs)
+        self.enrol = Enrolment(self.cpcert, out, self.security)
+        cfg.prereq = self._prereq
         self.update = FirmwareUpdate(cfg, store, board, conns, out, self.security, tls)
         self.update.verify = signing.make(self.certs)
         self.update.queue = self.queue
@@ -103,6 +112,21 @@ class ChargePoint:
         import fwslot
         from firmware.version import VERSION
         self.security.event("StartupOfTheDevice", "firmware %s, %s" % (VERSION, fwslot.note))
+
+    def _prereq(self, profile):
+        # What SecurityProfile 2 or 3 needs before it may be set (A05.FR.03/04):
+        # a CA to check the central system with; for 3 also a charge point
+        # certificate valid now, and a wss:// address.
+        if not self.certs.ders(CS):
+            return ("SecurityProfile %d needs a %s: InstallCertificate, or ca_cert_file at "
+                    "the REPL" % (profile, CS))
+        if profile == 3:
+            why = self.cpcert.usable()
+            if why:
+                return "SecurityProfile 3 needs a valid charge point certificate: " + why
+            if not self.cfg.get("csms_url").startswith("wss://"):
+                return "SecurityProfile 3 needs a wss:// csms_url"
+        return None
 
     def _clock(self):
         # The central system set the clock: queued times become real ones before
@@ -169,6 +193,7 @@ class ChargePoint:
             self.update.tick()
             self.out.tick()
             self.reservations.expire()
+            self.enrol.tick(wall() if wall_known() else None)
             if self.register is not None and None not in ctls:
                 self.register.tick(ctls)
             await sleep_ms(200)

@@ -287,6 +287,10 @@ class Rpc:
             return
         try:
             res = h.handle(self.cp, payload)
+            if not isinstance(res, dict):
+                # An async handler, for work that must let the event loop run
+                # (CertificateSigned checks signatures in slices).
+                res = await res
         except CallError as e:
             await self._error(uid, e.code, e.description)
             return

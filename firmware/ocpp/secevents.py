@@ -26,7 +26,9 @@ MAX_BYTES = 16384
 SEND = ("FirmwareUpdated", "SettingSystemTime", "StartupOfTheDevice", "ResetOrReboot",
         "SecurityLogWasCleared", "MemoryExhaustion", "TamperDetectionActivated",
         "InvalidFirmwareSignature", "InvalidFirmwareSigningCertificate",
-        "InvalidCentralSystemCertificate", "ReconfigurationOfSecurityParameters")
+        "InvalidCentralSystemCertificate", "ReconfigurationOfSecurityParameters",
+        # Those of security profile 3 (A00.FR.413/419/426, A02.FR.07).
+        "InvalidChargePointCertificate", "InvalidTLSVersion", "InvalidTLSCipherSuite")
 
 
 def _rec(seq, kind, info):

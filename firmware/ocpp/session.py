@@ -17,8 +17,14 @@ PENDING_DEFAULT_S = 30   # our own wait when Pending/Rejected comes with interva
 
 
 class Session:
-    def __init__(self, out, url, ssl=None, auth=None, bufsize=8192, buf=None):
+    def __init__(self, out, url, ssl=None, auth=None, bufsize=8192, buf=None, dial=None):
         self.out = out
+        # dial() -> (url, ssl, auth), asked before every connect when given:
+        # what the security profile and the certificates make of the link can
+        # change while the firmware runs (firmware/main.py).
+        self.dial = dial
+        self.on_fail = None         # fn(exception) after a connect that failed
+        self.on_up = None           # fn() once a BootNotification is accepted
         self.rpc = out.rpc
         self.url = url
         self.ssl = ssl
@@ -53,6 +59,11 @@ class Session:
             self._allowed.clear()
             self._drop()
 
+    def reconnect(self):
+        """Drop the link; the next connect asks dial() again."""
+        log.info("link", "reconnecting with the new security settings")
+        self._drop()
+
     def _drop(self):
         self._dead = True
         ws = self.ws
@@ -70,10 +81,14 @@ class Session:
                 await self._allowed.wait()
             self.attempt += 1
             try:
+                if self.dial is not None:
+                    self.url, self.ssl, self.auth = self.dial()
                 ws = await wslib.connect(self.url, ssl=self.ssl, auth=self.auth,
                                          buf=self.buf)
             except Exception as e:
                 self._security(e)
+                if self.on_fail is not None:
+                    self.on_fail(e)
                 # Jitter spreads the reconnects of a fleet after a central system outage.
                 delay = backoff // 2 + random.getrandbits(16) % (backoff // 2 + 1)
                 log.warn("link", "connect to %s failed (attempt %d): %s; retry in %d.%d s",
@@ -103,11 +118,7 @@ class Session:
         # A certificate the CA does not vouch for, or credentials refused: a
         # security event, once for a run of failed attempts.
         sec = self.out.security
-        text = str(e)
-        up = text.upper()
-        kind = "InvalidCentralSystemCertificate" if ("CERT" in up and "VERIF" in up) \
-            or "-9984" in text else "FailedToAuthenticateAtCentralSystem" \
-            if getattr(e, "status", None) in (401, 403) else None
+        kind = _kind(e, self.ssl is not None)
         if kind is not None and kind != self._bad and sec is not None:
             sec.event(kind, _one_line(e))
         self._bad = kind
@@ -198,6 +209,8 @@ class Session:
                         log.warn("boot", "cannot keep heartbeat interval %d: %s", interval, e)
                 if self.accepted_ms is None:
                     self.accepted_ms = ticks_ms()
+                if self.on_up is not None:
+                    self.on_up()
                 log.info("boot", "accepted; heartbeat every %d s", self._cfg("HeartbeatInterval", 0))
                 return True
             wait = interval or PENDING_DEFAULT_S
@@ -247,6 +260,34 @@ class Session:
             return
         self.heartbeats += 1
         self.out.clock(res)
+
+
+def _kind(e, tls=False):
+    # The security event of a failed connect, from CPython's ssl and mbedtls
+    # (MicroPython) messages: a server certificate the CA does not vouch for;
+    # a TLS version or cipher suites refused (A00.FR.419/426); the central
+    # system refusing this charger: HTTP 401/403 for profiles 1 and 2, a TLS
+    # alert about its certificate, or none given, for profile 3.
+    text = str(e)
+    up = text.upper()
+    if ("CERT" in up and "VERIF" in up) or "-9984" in text:
+        return "InvalidCentralSystemCertificate"
+    if "PROTOCOL_VERSION" in up or "UNSUPPORTED_PROTOCOL" in up:
+        return "InvalidTLSVersion"
+    if "NO_SHARED_CIPHER" in up or "NO_CIPHER" in up:
+        return "InvalidTLSCipherSuite"
+    if getattr(e, "status", None) in (401, 403) or "CERTIFICATE_REQUIRED" in up \
+            or "BAD_CERTIFICATE" in up or "UNKNOWN_CA" in up or "FATAL_ALERT" in up:
+        return "FailedToAuthenticateAtCentralSystem"
+    # With TLS 1.3 the server checks the client's certificate (or its
+    # absence) after the client has finished its part of the handshake, and a
+    # refusal reaches the client as the link closing: EOF during the
+    # WebSocket handshake (CPython), or mbedtls' EOF or a broken pipe. Other
+    # causes look the same; this event is logged, not sent.
+    if tls and ("DURING THE HANDSHAKE" in up or "CONN_EOF" in up or text.endswith(": 32")
+                or text.endswith(": 104")):
+        return "FailedToAuthenticateAtCentralSystem"
+    return None
 
 
 def _one_line(e):

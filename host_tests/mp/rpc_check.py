@@ -70,7 +70,8 @@ async def main():
     expect("unknown_action_not_implemented", err_code(s)[:2] == ("u1", "NotImplemented"), s)
 
     s = await frame(rpc, ws, b'[2,"u2","ExtendedTriggerMessage",{}]')
-    expect("known_unhandled_not_supported", err_code(s)[:2] == ("u2", "NotSupported"), s)
+    expect("extended_trigger_needs_its_field",
+           err_code(s)[:2] == ("u2", "OccurenceConstraintViolation"), s)
 
     s = await frame(rpc, ws, b'[2,"b1","DataTransfer",{}]')
     expect("missing_field_occurrence", err_code(s)[:2] == ("b1", "OccurenceConstraintViolation"), s)
