@@ -118,6 +118,9 @@ def _enrol(csms, pki, name="cp1", days=30):
     return chain
 
 
+# Also on the 32-bit twin: the unix port built for i386 with the firmware frozen
+# in, its own TLS (mbedtls) presenting the charger's P-256 certificate.
+@pytest.mark.parametrize("runtime", ["micropython", "cpython", "twin"])
 def test_enrolment_and_raise_to_profile_3(csms, make_charger, pki, tmp_path):
     ch = make_charger(csms.url, sets=_sets(pki)).start()
     _online(ch, "online in profile 2")
@@ -215,6 +218,7 @@ def test_raised_profile_that_cannot_connect_falls_back(pki, make_charger, tmp_pa
         assert "FailedToAuthenticateAtCentralSystem" in ch.log()
 
 
+@pytest.mark.parametrize("runtime", ["micropython", "cpython", "twin"])
 def test_power_cuts_while_enrolling(csms, make_charger, pki):
     ch = make_charger(csms.url, sets=_sets(pki)).start()
     _online(ch)

@@ -2,7 +2,10 @@
 """The figures of security profile 3 on the MicroPython unix port, modules as
 .mpy (as tools/bench.py measures the heap):
 
-    python tools/bench_sp3.py [--out build/bench_sp3.json] [--step 8]
+    python tools/bench_sp3.py [--out build/bench_sp3.json] [--step 8] [--runtime twin]
+
+--runtime twin measures the same on the 32-bit twin (the firmware frozen in,
+its own mbedtls), the figure that stands for a board.
 
 1. One enrolment with the event-loop probe on (tools/sim.py --probe): the
    charger in profile 2 is asked for a certificate (ExtendedTriggerMessage),
@@ -43,21 +46,25 @@ KEY = "AuthKey-0123456789-xyz"
 CPO = "Bench CPO"
 
 
+RUNTIME = "micropython"
+
+
 class MpyCharger(Charger):
-    """A simulated charger on the MicroPython unix port from .mpy files."""
+    """A simulated charger on the MicroPython unix port from .mpy files, or on
+    the twin (RUNTIME "twin") from its frozen modules."""
 
     def __init__(self, url, data, mpy_dir, heap=None, probe=False, sets=()):
-        Charger.__init__(self, "micropython", url, data, CP, 1, heap, sets)
-        self.mpy_dir = mpy_dir
+        Charger.__init__(self, RUNTIME, url, data, CP, 1, heap, sets)
+        self.mpy_dir = mpy_dir if RUNTIME == "micropython" else None
         self.probe = probe
 
     def start(self):
         os.makedirs(self.data_dir, exist_ok=True)
-        cmd, env = sim.command("micropython", self.data_dir, self.csms_url, self.ident, 1,
+        cmd, env = sim.command(RUNTIME, self.data_dir, self.csms_url, self.ident, 1,
                                self.port, self.heap, self.probe, self.mpy_dir, self.sets)
         self._out = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, env=env, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, cwd=sim.workdir(RUNTIME))
         return self
 
 
@@ -131,7 +138,12 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "build", "bench_sp3.json"))
     ap.add_argument("--step", type=int, default=8, help="bisection step in KB")
     ap.add_argument("--no-enrolment", action="store_true", help="skip bisection 3")
+    ap.add_argument("--runtime", default="micropython", choices=("micropython", "twin"))
     a = ap.parse_args()
+    global RUNTIME
+    RUNTIME = a.runtime
+    if RUNTIME == "twin":
+        sim.prepare("twin", say=lambda s: print("bench: " + s.strip(), flush=True))
     tmp = tempfile.mkdtemp(prefix="sp3")
     out = {}
     try:
@@ -167,7 +179,8 @@ def main():
                 data = os.path.join(tmp, "%s%d" % (name, kb))
                 shutil.copytree(src, data)
                 return run_once(k, mpy_dir, data, kb, sets, scenario)
-            kb, steps = bench_heap.bisect_heap(once, 64, 512, a.step, log=print)
+            kb, steps = bench_heap.bisect_heap(once, 32 if RUNTIME == "twin" else 64, 512, a.step,
+                                               log=print)
             out[name] = {"heapsize_kb": kb, "steps": steps}
             print("%s: %s KB" % (name, kb), flush=True)
 
