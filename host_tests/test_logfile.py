@@ -128,7 +128,7 @@ log.remove_sink(lfc.sink)
 
 # the writer task: periodic flush, at once on ERROR, yields between chunks
 os.mkdir("d")
-lfd = logfile.LogFile("d", size=16384, buf=4096)
+lfd = logfile.LogFile("d", size=16384, buf=4096, flush_ms=1000)
 ticks = [0]
 seen = []
 orig_done = lfd._done

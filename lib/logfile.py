@@ -20,10 +20,15 @@ is written to the file at the next flush ("N line(s) dropped").
 Why a writer task and not a write per line: a flash write can stall the CPU
 (a littlefs block erase takes milliseconds), and a log call can come from the
 pilot/contactor task. So the sink never touches flash; run() writes what has
-piled up once a second (at the next turn of the loop after an ERROR line, or
-when the ring is half full), in chunks of at most CHUNK bytes with a yield between chunks, so other
-tasks run between two flash writes. flush() does the same synchronously for
-shutdown and the REPL.
+piled up every flush_ms (10 s by default; at the next turn of the loop after an
+ERROR line, or when the ring is three quarters full), in chunks of at most
+CHUNK bytes with a yield between chunks, so other tasks run between two flash
+writes. flush() does the same synchronously for shutdown and the REPL.
+
+Why 10 s: littlefs cannot append to a block it has closed; each flush copies the
+file's last block into a freshly erased one. On the RP2040 an erase is 45 ms
+with interrupts masked, so a flush a second during a storm of log lines was an
+erase a second. A power cut loses at most the last flush_ms of lines below ERROR.
 
 Secrets: lines pass through a scrub that replaces every registered secret
 (secret(value): the AuthorizationKey, the Wi-Fi password) by <hidden>, and
@@ -37,7 +42,7 @@ import log
 from compat import ticks_ms, ticks_diff, sleep_ms, wall_known, iso
 
 CHUNK = 256
-FLUSH_MS = 1000
+FLUSH_MS = 10000
 _HIDDEN = "<hidden>"
 
 current = None          # the LogFile made last, for the REPL (setup.logs())
@@ -83,7 +88,8 @@ def _size(p):
 
 
 class LogFile:
-    def __init__(self, folder="data", size=16384, files=2, buf=2048, name="log"):
+    def __init__(self, folder="data", size=16384, files=2, buf=2048, name="log",
+                 flush_ms=FLUSH_MS):
         if files < 1 or size < 256 or buf < 128:
             raise ValueError("log file needs files >= 1, size >= 256, buf >= 128")
         self.folder = folder.rstrip("/") or "/"
@@ -94,6 +100,7 @@ class LogFile:
         self.size = size
         self.files = files
         self.name = name
+        self.flush_ms = flush_ms
         self._ring = bytearray(buf)
         self._mv = memoryview(self._ring)
         self._head = 0          # first byte not yet written
@@ -141,10 +148,11 @@ class LogFile:
         self.lines += 1
         if self._since is None:
             self._since = ticks_ms()
-        if level >= log.ERROR or self._fill * 2 >= cap:
+        if level >= log.ERROR or self._fill * 4 >= cap * 3:
             self._urgent = True
             # A burst (the frames after a reconnect) fills the ring faster than
-            # a poll: wake the writer at the next turn of the loop.
+            # a poll: wake the writer at the next turn of the loop rather than
+            # drop lines.
             if self._wake is not None:
                 self._wake.set()
 
@@ -238,7 +246,7 @@ class LogFile:
             return False
         if self._urgent:
             return True
-        return self._since is None or ticks_diff(ticks_ms(), self._since) >= FLUSH_MS
+        return self._since is None or ticks_diff(ticks_ms(), self._since) >= self.flush_ms
 
     async def run(self, poll_ms=200):
         import asyncio
