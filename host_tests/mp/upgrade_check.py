@@ -64,9 +64,10 @@ expect("rewritten_in_current_version", head == b"S2 ", head)
 listed = store.FILES.split()[::2]
 expect("every_file_listed", [n for n in os.listdir(ROOT)
                              if n.rstrip("0123456789") not in listed] == [], os.listdir(ROOT))
-# Files that release 0.1.0 did not have yet: the security events and the
-# firmware update's job and boot state (0.2.0).
-NEWER = ("secq", "fwjob", "fwboot")
+# Files that release 0.1.0 did not have yet: the security events, the
+# firmware update's job and boot state, the charger's own certificate and the
+# security profile on trial (0.2.0).
+NEWER = ("secq", "fwjob", "fwboot", "cpcert", "secprof")
 expect("fixture_has_every_file", [n for n in listed if n not in NEWER
                                   and n not in [b.rstrip("0123456789") for b in before]] == [],
        before)
