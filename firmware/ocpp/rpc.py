@@ -195,6 +195,14 @@ class Rpc:
                 # take tens of milliseconds each on a board: others run between.
                 await sleep_ms(0)
             msg = parse(buf, n)
+        except MemoryError:
+            # A frame that is well formed but did not fit the heap is no
+            # FormationViolation: the sender did nothing wrong.
+            mtype, uid = _quote_id(buf, n)
+            log.error("rpc", "no memory to parse a frame of %d bytes", n)
+            if mtype == CALL and uid is not None:
+                await self._error(uid, "InternalError", "out of memory for a %d-byte message" % n)
+            return
         except Exception:
             msg = None
         if self.trace:

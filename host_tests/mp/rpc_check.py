@@ -94,6 +94,19 @@ async def main():
     s = await frame(rpc, ws, b'[2,"j1","DataTransfer",{"vendorId":')
     expect("not_json_with_id_formation", err_code(s)[:2] == ("j1", "FormationViolation"), s)
 
+    # A good frame the heap cannot hold: InternalError, not the sender's fault.
+    import firmware.ocpp.rpc as rpc_mod
+    real_parse = rpc_mod.parse
+
+    def no_memory(buf, n):
+        raise MemoryError("memory allocation failed")
+    rpc_mod.parse = no_memory
+    try:
+        s = await frame(rpc, ws, b'[2,"m1","DataTransfer",{"vendorId":"x"}]')
+    finally:
+        rpc_mod.parse = real_parse
+    expect("no_memory_internal_error", err_code(s)[:2] == ("m1", "InternalError"), s)
+
     s = await frame(rpc, ws, b'garbage')
     expect("garbage_dropped", s == [], s)
 
