@@ -33,7 +33,7 @@ import asyncio
 import random
 import log
 import tcp
-from compat import ticks_ms, ticks_diff, sleep_ms, MICROPYTHON
+from compat import ticks_ms, ticks_diff, sleep_ms
 from umqtt import simple as _simple
 
 RX = 256
@@ -125,63 +125,6 @@ class _Handover:
 
     def getaddrinfo(self, host, port, *args):
         return ((None, None, None, None, (host, port)),)
-
-
-if MICROPYTHON:
-    class _Conn:
-        # The socket in our hands: a connect that times out closes it.
-        s = None
-
-        async def open(self, host, port, ctx):
-            self.w = asyncio.StreamWriter(await tcp.connect(host, port, ctx, self._keep))
-
-        def _keep(self, s):
-            self.s = s
-
-        async def read(self, mv):
-            s = self.s
-            while True:
-                k = s.readinto(mv)
-                if k is None:       # nothing yet, or half a TLS record
-                    await tcp.readable(s)
-                elif not k:
-                    raise EOFError("the broker closed the connection")
-                else:
-                    return k
-
-        async def send(self, mv):
-            self.w.write(mv)        # copies what it cannot send at once
-            await self.w.drain()
-
-        def close(self):
-            if self.s is not None:
-                try:
-                    self.s.close()
-                except OSError:
-                    pass
-                self.s = None
-else:
-    class _Conn:
-        w = None
-
-        async def open(self, host, port, ctx):
-            self.r, self.w = await tcp.connect(host, port, ctx)
-
-        async def read(self, mv):
-            b = await self.r.read(len(mv))
-            if not b:
-                raise EOFError("the broker closed the connection")
-            mv[:len(b)] = b
-            return len(b)
-
-        async def send(self, mv):
-            self.w.write(bytes(mv))
-            await self.w.drain()
-
-        def close(self):
-            if self.w is not None:
-                self.w.close()
-                self.w = None
 
 
 def _header(buf, i, end):
@@ -296,7 +239,7 @@ class Link:
 
     async def _session(self, st, gen):
         self.state = "connecting"
-        conn = self._conn = _Conn()
+        conn = self._conn = tcp.Conn()
         await asyncio.wait_for(conn.open(st.host, st.port, st.ctx), CONNECT_MS / 1000)
         p = self.pipe
         p.reset()
