@@ -148,6 +148,9 @@ class LogFile:
         self.lines += 1
         if self._since is None:
             self._since = ticks_ms()
+            # The writer sleeps while nothing waits; now it has a period to time.
+            if self._wake is not None:
+                self._wake.set()
         if level >= log.ERROR or self._fill * 4 >= cap * 3:
             self._urgent = True
             # A burst (the frames after a reconnect) fills the ring faster than
@@ -252,11 +255,17 @@ class LogFile:
         import asyncio
         self._wake = ev = asyncio.Event()
         while True:
-            if not self._urgent:
-                try:
-                    await asyncio.wait_for(ev.wait(), poll_ms / 1000)
-                except asyncio.TimeoutError:
-                    pass
+            # No timer while nothing waits: the sink wakes the writer at its
+            # first line, and again when a line is urgent.
+            if self._fill == 0 and not self.dropped:
+                await ev.wait()
+            elif not self._urgent and self._since is not None:
+                left = self.flush_ms - ticks_diff(ticks_ms(), self._since)
+                if left > 0:
+                    try:
+                        await asyncio.wait_for(ev.wait(), left / 1000)
+                    except asyncio.TimeoutError:
+                        pass
             ev.clear()
             await sleep_ms(0)
             if not self.due() or self._busy:
