@@ -84,9 +84,9 @@ def run(cuts, workdir, runtime="micropython", seed=None, log=print, resume=False
             ch.start()
         # Let the last life finish its transaction and deliver everything.
         ch.wait(lambda s: s["online"] and s["boot"] == "Accepted", timeout=30, what="online")
-        st = ch.status()
-        if _c1(st)["transaction_id"] is not None:
-            ch.ctl("unplug", connector=1)
+        # Unplug whatever the status says now: a transaction resumed after the
+        # cut starts only once the pilot is read again, after "online".
+        ch.ctl("unplug", connector=1)
         ch.wait(lambda s: s["queue"] == 0 and _c1(s)["transaction_id"] is None, timeout=60,
                 what="queue delivered")
         sim_wh += _c1(ch.status())["sim"]["meter_wh"]
