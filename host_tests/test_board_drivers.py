@@ -212,6 +212,44 @@ def test_rp2040_interlock_and_interrupts_are_hard(tmp_path):
                 else machine.Pin.IRQ_FALLING) in machine.log
 
 
+def test_rp2040_pilot_comparator_opens_the_coil_from_the_pio(tmp_path):
+    # With cp_comparator the interlock also watches the comparator (its jmp
+    # pin; the monitor moves to its in pin): above +7.5 V while closed opens the
+    # coil with no interrupt and no step of the controller, and the driver
+    # reports it as a pilot trip. The monitor still trips it, either polarity.
+    import rp2
+    for active in (1, 0):
+        machine.clear()
+        rp2.clear()
+        mod, b, pins = make("rp2040", tmp_path, rcd_active=active, cp_comparator=True)
+        sm = rp2.machines[-1]
+        assert sm.cmp == pins["cp_cmp"] and sm.jmp == pins["rcd"] and sm.trip_level == active
+        p = b.port(1)
+        machine.set_pin(pins["rcd"], 1 - active)
+        coil = lambda: machine.pin_state(pins["contactor"])["value"]
+        machine.set_pin(pins["cp_cmp"], 1)
+        p.contactor(True)
+        assert coil() == 0, "closing in state B: the interlock keeps it open"
+        assert p.tripped() == "pilot"
+        machine.set_pin(pins["cp_cmp"], 0)
+        p.contactor(True)
+        assert coil() == 1 and p.tripped() is None
+        machine.set_pin(pins["cp_cmp"], 1)
+        assert coil() == 0 and p.tripped() == "pilot"
+        assert p.tripped() is None, "reported once"
+        machine.set_pin(pins["cp_cmp"], 0)
+        assert coil() == 0, "latched until the next close"
+        p.contactor(True)
+        machine.set_pin(pins["rcd"], active)
+        assert coil() == 0 and p.tripped() == "rcd"
+
+
+def test_esp32_refuses_the_pilot_comparator(tmp_path):
+    machine.clear()
+    with pytest.raises(ValueError, match="cp_comparator"):
+        make("esp32", tmp_path, cp_comparator=True)
+
+
 def test_esp32_reads_adc1_only(tmp_path):
     machine.clear()
     mod, b, pins = make("esp32", tmp_path, has_pp=True)

@@ -20,8 +20,8 @@ def c1(st):
 def chip(tmp_path, csms):
     made = []
 
-    def make(sets=(), ident=CP):
-        c = Charger("rp2040", csms.url, tmp_path / ident, ident, 1, None, sets)
+    def make(sets=(), ident=CP, board=()):
+        c = Charger("rp2040", csms.url, tmp_path / ident, ident, 1, None, sets, board)
         made.append(c)
         return c.start()
     yield make
@@ -94,6 +94,62 @@ def test_ev_leaving_while_charging_opens_the_contactor_in_time(chip, csms):
     assert r and max(r) <= 100, r
     ch.wait(lambda s: c1(s)["status"] == "Available", timeout=20, what="Available")
     assert st["ok"]
+
+
+def test_pilot_comparator_opens_on_c_to_b_from_the_pio(chip, csms):
+    # With a comparator on the pilot (cp_comparator) the PIO interlock opens the
+    # coil within a PWM period of the EV going back to B, whatever the CPU is
+    # doing; the controller follows and the session goes on in SuspendedEV.
+    ch = chip(sets=["free_vend=true"], board=["cp_comparator=true"])
+    online(ch)
+    ch.ctl("plug", connector=1)
+    ch.ctl("ev", connector=1, state="C")
+    ch.wait(lambda s: c1(s)["contactor"], timeout=20, what="charging")
+    for _ in range(3):
+        ch.ctl("ev", connector=1, state="B")
+        st = ch.wait(lambda s: not c1(s)["contactor"] and c1(s)["status"] == "SuspendedEV",
+                     timeout=5, what="open after C->B, SuspendedEV")
+        assert not c1(st)["sim"]["contactor_physical"] and c1(st)["transaction_id"]
+        ch.ctl("ev", connector=1, state="C")
+        ch.wait(lambda s: c1(s)["contactor"], timeout=20, what="charging again")
+    r = ch.ctl("stats")["reactions_ms"][0]
+    # Two comparator readings 26 us apart in the PWM's high phase: at most
+    # about one period (1 ms) after the change.
+    assert len(r) == 3 and max(r) <= 2, r
+    ch.ctl("unplug", connector=1)
+    ch.wait(lambda s: c1(s)["status"] == "Available", timeout=20, what="Available")
+
+
+# On the chip: the contactor closed in state A (the pilot's high phase above
+# +7.5 V) with every interrupt masked for 5 ms, as a flash erase masks them. Only
+# the PIO can open it then, and only with the comparator fitted.
+MASKED = """
+import time, machine, board
+for cmp in (False, True):
+    b = board.Board({"cp_comparator": cmp})
+    p = b.port(1)
+    p.pilot_pwm(266)
+    time.sleep_ms(5)
+    irq = machine.disable_irq()
+    p.contactor(True)
+    t0 = time.ticks_us()
+    while time.ticks_diff(time.ticks_us(), t0) < 5000:
+        pass
+    coil = (machine.mem32[0x40014088] >> 9) & 1     # GPIO17_STATUS: OUTTOPAD
+    machine.enable_irq(irq)
+    print("comparator", cmp, "coil", coil)
+    p.contactor(False)
+"""
+
+
+def test_pio_opens_on_the_comparator_while_interrupts_are_masked():
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                    "tools", "chip"))
+    import run
+    out = run.run(MASKED, timeout=120).decode()
+    assert "comparator False coil 1" in out, out
+    assert "comparator True coil 0" in out, out
 
 
 def test_residual_current_trip_opens_and_is_reported(chip, csms):

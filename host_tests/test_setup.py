@@ -196,7 +196,7 @@ def test_setup_api(run_out):
     b = s["board"]
     assert "ok: board options" in b and "'has_feedback': True" in b
     assert "refused: board option has_feedback must be True or False (None removes it)" in b
-    assert "refused: bogus is not a board option; allowed: cp_gain_pm" in b
+    assert "refused: bogus is not a board option; allowed: cp_comparator, cp_gain_pm" in b
     lf = s["logfile"]
     assert "ok: log options {" in lf and "'kb': 8" in lf and "'files': 3" in lf
     assert "refused: log option kb must be an integer from 1 to 256 (None removes it)" in lf

@@ -25,6 +25,7 @@ OPTIONS = {
     "s0_irq": (bool, None, None, False),
     "rs485": (bool, None, None, False),
     "rs485_uart": (int, 0, 2, None),
+    "cp_comparator": (bool, None, None, False),
 }
 
 

@@ -190,6 +190,9 @@ def collect(a):
             d["heap"] = _heap(tree, smoke, a.no_bisect, plan)
             say("bench: the emulated RP2040 (the scenario, frames on the wire, bursts)")
             d["chip"] = _chip(smoke)
+            say("bench: the emulated RP2040 without the pilot comparator (safety phase)")
+            d["chip_cpu_pilot"] = bench_scenario.run("rp2040", bench_scenario.CHIP_CPU_PILOT,
+                                                     probe=True)
             say("bench: the 32-bit twin's smallest heap (bisection)")
             d["twin"] = _twin(smoke)
         for rt, res in list(d["scenario"].items()) + [("rp2040", d["chip"])]:

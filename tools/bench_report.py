@@ -82,6 +82,15 @@ def _chip_figures(res):
     }
 
 
+def _reactions(res):
+    """The safety phase alone on a board without the pilot comparator."""
+    if not res or not res.get("ok"):
+        return None
+    return {"reaction_cb_max_ms": max(res["reactions_cb_ms"]) if res.get("reactions_cb_ms") else None,
+            "reaction_rcd_max_ms": max(res["reactions_rcd_ms"]) if res.get("reactions_rcd_ms") else None,
+            "stall_max_ms": res["stats"].get("stall_max_ms")}
+
+
 def figures(d):
     sc = d["scenario"]
     mp, cp = _scenario_figures(sc.get("micropython")), _scenario_figures(sc.get("cpython"))
@@ -111,6 +120,7 @@ def figures(d):
         "throughput_ratios": rt["ratios"],
         "size": dict((b, d["size"][b]["total_bytes"]) for b in d["size"]),
         "chip": _chip_figures(d.get("chip")),
+        "chip_cpu_pilot": _reactions(d.get("chip_cpu_pilot")),
         "twin": {"min_heap_kb": (d.get("twin") or {}).get("min_kb"),
                  "smoke": (d.get("twin") or {}).get("note")},
     }
@@ -285,6 +295,7 @@ def table(f):
              [("figure", "MicroPython", "CPython")] + rows]
     ch = f.get("chip") or {}
     fr, ff = ch.get("frame_ms") or {}, ch.get("frame_flat_ms") or {}
+    cpu = f.get("chip_cpu_pilot") or {}
     chip_rows = [
         ("frame handled, last byte in to answer out, median (ms): schedule / flat, by size",
          ", ".join("%s B %s / %s" % (k, _v(fr.get(k)), _v(ff.get(k)))
@@ -294,6 +305,9 @@ def table(f):
         ("contactor after EV C->B / residual current, max (ms, %s reps each, bursts of %s frames)"
          % (_v(ch.get("reaction_reps")), _v(ch.get("burst_frames"))),
          _pair(ch.get("reaction_cb_max_ms"), ch.get("reaction_rcd_max_ms"))),
+        ("same without the pilot comparator (the sampler's interrupt; stall max)",
+         "%s (%s)" % (_pair(cpu.get("reaction_cb_max_ms"), cpu.get("reaction_rcd_max_ms")),
+                      _v(cpu.get("stall_max_ms")))),
         ("gc.mem_free() after boot / lowest after a collection (B)",
          _pair(ch.get("mem_free_boot"), ch.get("mem_free_min"))),
         ("start -> BootNotification accepted, the firmware's clock (ms)", _v(ch.get("boot_accepted_ms"))),

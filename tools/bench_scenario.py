@@ -55,8 +55,14 @@ SHORT = {"sessions": 1, "charge_s": 3, "offline_s": 2, "calls": 40, "idle_s": 0,
 # the safety repetitions under a burst of large frames. Its receive buffer is
 # 12 KiB there, so that a 10 KB frame is handled rather than refused.
 FRAME_SIZES = (200, 2000, 8000, 10000)
-CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=("rx_buf=12288",))
-CHIP_SMOKE = dict(SMOKE, frames=(200, 8000), burst=True, board=("rx_buf=12288",))
+# The chip's board has the pilot comparator (boards/README.md, cp_comparator):
+# the PIO interlock opens on C->B. CHIP_CPU_PILOT is the safety phase alone on a
+# board without it, where the sampler's timer interrupt opens the contactor.
+CHIP_BOARD = ("rx_buf=12288", "cp_comparator=true")
+CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=CHIP_BOARD)
+CHIP_SMOKE = dict(SMOKE, frames=(200, 8000), burst=True, board=CHIP_BOARD)
+CHIP_CPU_PILOT = {"sessions": 0, "charge_s": 0, "offline_s": 0, "calls": 0, "idle_s": 0,
+                  "plain": False, "reps": 20, "burst": True, "board": ("rx_buf=12288",)}
 # The heap a board can give the firmware beside TLS, on the 32-bit twin.
 TWIN_HEAP_KB = 64
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Offered"

@@ -50,6 +50,12 @@ class Port(MachinePort):
     HARD_IRQ = False
     SAMPLE_HZ = 1123    # a scheduled callback costs more; still no multiple of 1 kHz
 
+    def __init__(self, opts, pins):
+        if opts.get("cp_comparator"):
+            raise ValueError("cp_comparator: the ESP32 has no PIO to watch a pilot comparator; "
+                             "wire its output into the coil driver instead")
+        super().__init__(opts, pins)
+
     def _adc(self, pin):
         # 11 dB attenuation: the whole 0..3.3 V range (read_uv is calibrated).
         return machine.ADC(Pin(pin), atten=machine.ADC.ATTN_11DB)

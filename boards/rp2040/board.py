@@ -19,7 +19,8 @@ import machine
 import rp2
 from machine import Pin
 
-from mport import MachinePort, MachineBoard, CHANNEL
+from boardopts import get as opt
+from mport import MachinePort, MachineBoard, CHANNEL, ARMED, TRIP
 
 PIO_HZ = 10000000   # 100 ns an instruction: the interlock reacts within 0.5 us
 
@@ -57,6 +58,48 @@ def _interlock_lo():
     mov(pins, x)
     wrap()
 
+
+# With a pilot comparator (option cp_comparator): the same, and the coil opens
+# by itself too when the comparator's output (its jmp pin) says the pilot is
+# above +7.5 V twice, 26 us apart, while the command is "closed": the EV went
+# from C to B or A. The monitor's output is read as one bit from its in pin.
+# A trip by the pilot pushes a word, so the driver learns it (tripped()).
+def _cmp_program(rcd_high):
+    @rp2.asm_pio(out_init=rp2.PIO.OUT_LOW)
+    def prog():
+        wrap_target()
+        label("top")
+        pull(noblock)
+        mov(x, osr)
+        mov(isr, null)
+        in_(pins, 1)
+        mov(y, isr)
+        if rcd_high:
+            jmp(not_y, "quiet")
+            jmp("rcd")
+        else:
+            jmp(not_y, "rcd")
+        label("quiet")
+        jmp(pin, "above")
+        label("drive")
+        mov(pins, x)
+        jmp("top")
+        label("above")
+        jmp(not_x, "drive")
+        set(y, 31)
+        label("settle")
+        jmp(y_dec, "settle")[7]
+        jmp(pin, "pilot")
+        jmp("drive")
+        label("pilot")
+        mov(isr, invert(null))
+        push(noblock)
+        label("rcd")
+        mov(pins, null)
+        set(x, 0)
+        wrap()
+    return prog
+
 PINS = {
     "cp_out": 16,       # PWM to the +-12 V pilot driver (high = +12 V)
     "cp_adc": 26,       # ADC0: pilot through the divider
@@ -72,6 +115,7 @@ PINS = {
     "rs485_tx": 8,      # UART1 TX to the RS-485 transceiver's DI (option rs485)
     "rs485_rx": 9,      # UART1 RX from its RO
     "rs485_de": 10,     # its DE and /RE tied together, high = transmit
+    "cp_cmp": 14,       # pilot comparator's output, high = pilot above +7.5 V (option cp_comparator)
 }
 
 LED_TICK_MS = 100
@@ -102,10 +146,31 @@ class Port(MachinePort):
     def _raw_of(self, mv):
         return mv * 65536 // 3300
 
+    def __init__(self, opts, pins):
+        self._cmp = Pin(pins["cp_cmp"], Pin.IN) if opt(opts, "cp_comparator") else None
+        super().__init__(opts, pins)
+
     def _coil_start(self, pin, rcd):
-        prog = _interlock_hi if self._rcd_active else _interlock_lo
-        self._sm = rp2.StateMachine(0, prog, freq=PIO_HZ, out_base=Pin(pin), jmp_pin=Pin(rcd))
+        if self._cmp is None:
+            prog = _interlock_hi if self._rcd_active else _interlock_lo
+            self._sm = rp2.StateMachine(0, prog, freq=PIO_HZ, out_base=Pin(pin),
+                                        jmp_pin=Pin(rcd))
+        else:
+            self._sm = rp2.StateMachine(0, _cmp_program(self._rcd_active), freq=PIO_HZ,
+                                        out_base=Pin(pin), in_base=Pin(rcd), jmp_pin=self._cmp)
         self._sm.active(1)
+
+    def tripped(self):
+        # The interlock opened on the comparator: the sampler may not have seen
+        # it (a flash erase holds its interrupt), so the controller hears it here.
+        if self._cmp is not None and self._sm.rx_fifo():
+            while self._sm.rx_fifo():
+                self._sm.get()
+            st = self._st
+            if st[ARMED]:
+                st[ARMED] = 0
+                st[TRIP] = 2
+        return super().tripped()
 
     def _drive(self, closed):
         # Safe in an interrupt: the FIFO is four deep and drained every 0.5 us.

@@ -573,7 +573,7 @@ mcu.uart[0] = uart0;
 mcu.peripherals[0x40034] = uart0;
 
 // -- the board: pins of boards/rp2040/board.py ------------------------------------
-const PIN = { cp_out: 16, contactor: 17, fb: 18, s0: 19, rcd: 20, rcd_test: 21, lock: 22 };
+const PIN = { cp_out: 16, contactor: 17, fb: 18, s0: 19, rcd: 20, rcd_test: 21, lock: 22, cmp: 14 };
 const board = {
   pilotHi: 12000,     // pilot mV while the PWM pin is high (the EV's state)
   pilotLo: -12000,    // ... and while it is low
@@ -616,6 +616,15 @@ mcu.gpio[PIN.contactor].addListener(() => {
   }
 });
 mcu.gpio[PIN.rcd_test].addListener(refreshInputs);
+
+// The pilot comparator (board option cp_comparator): high while the pilot is
+// above +7.5 V, that is in the PWM's high phase in states A and B. It follows
+// every edge of the PWM pin and every change of the EV's plateaus.
+const CMP_MV = 7500;
+function refreshCmp() {
+  setIn(PIN.cmp, (gpioOut(PIN.cp_out) ? board.pilotHi : board.pilotLo) > CMP_MV);
+}
+mcu.gpio[PIN.cp_out].addListener(refreshCmp);
 mcu.gpio[PIN.lock].addListener(() => {
   const v = gpioOut(PIN.lock);
   if (v !== board.lock) { board.lock = v; emit({ ev: 'lock', v }); }
@@ -715,6 +724,7 @@ function command(c) {
   if (c.pilot) {
     board.pilotHi = c.pilot[0];
     board.pilotLo = c.pilot[1];
+    refreshCmp();
   }
   if (c.rcd !== undefined) {
     board.rcd = !!c.rcd;
