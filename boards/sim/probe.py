@@ -10,7 +10,7 @@ _BINS = 1000    # lateness histogram, 1 ms bins; later than that goes in the las
 
 
 class Probe:
-    def __init__(self, collect_ms=0):
+    def __init__(self, collect_ms=0, report_ms=0):
         # collect_ms: collect the garbage this often and keep the least heap free
         # after a collection (the live data's complement); without it, free_min
         # is only the low point before the collector ran, which says little.
@@ -19,6 +19,9 @@ class Probe:
         self.max_ms = 0
         self.mem_peak = 0
         self.collect_ms = collect_ms
+        # report_ms: print each wake that late (the emulated chip's stall
+        # recorder, EMU_STALLS, takes the core's recent work from there).
+        self.report_ms = report_ms
         if collect_ms:
             gc.collect()
         self.free_first = self.free()   # free heap when the probe started (after boot)
@@ -50,6 +53,8 @@ class Probe:
             self.count += 1
             if late > self.max_ms:
                 self.max_ms = late
+            if self.report_ms and late >= self.report_ms:
+                print("\x05stall %d" % late)
             if self.collect_ms:
                 # Only after a collection: gc.mem_alloc() and mem_free() walk the
                 # whole heap's table, a millisecond or two on a board; at every

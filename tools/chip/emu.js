@@ -564,7 +564,10 @@ mcu.peripherals[0x40038] = wire;
 const consoleOut = [];
 const uart0 = new Pl011(0, (b) => {
   consoleOut.push(b);
-  if (b === 10 || consoleOut.length >= 256) flushConsole();
+  if (b === 10 || consoleOut.length >= 256) {
+    if (stalls && consoleOut[0] === 5) return stallSeen(consoleOut.splice(0));
+    flushConsole();
+  }
 });
 function flushConsole() {
   if (consoleOut.length) process.stdout.write(Buffer.from(consoleOut.splice(0)));
@@ -800,6 +803,27 @@ if (profile) {
   process.on('exit', () => fs.writeFileSync(process.env.EMU_PROFILE, JSON.stringify([...profile])));
 }
 
+// EMU_STALLS=file: what the core did during each long event-loop stall. The
+// probe prints "\x05stall LATE" when it wakes LATE ms late (host.py asks it to
+// when this is set); the program counters of the last STALL_RING samples (one
+// every 512 instructions, about half a second) that fall into the stall are
+// appended to the file as a JSON line (tools/chip/profile.py --stalls names them).
+const STALL_RING = 1 << 17;
+const stalls = process.env.EMU_STALLS ? { t: new Float64Array(STALL_RING), pc: new Uint32Array(STALL_RING), i: 0, n: 0 } : null;
+function stallSeen(bytes) {
+  const late = parseInt(Buffer.from(bytes.slice(1)).toString().split(' ')[1], 10);
+  const now = clock.nanos;
+  const from = now - (late + 10) * 1e6;
+  const out = [];
+  for (let k = 1; k <= Math.min(stalls.n, STALL_RING); k++) {
+    const j = (stalls.i - k + STALL_RING) % STALL_RING;
+    if (stalls.t[j] < from) break;
+    out.push([Math.round((stalls.t[j] - from) / 1e3) / 1e3, stalls.pc[j]]);
+  }
+  out.reverse();
+  fs.appendFileSync(process.env.EMU_STALLS, JSON.stringify({ ms: nowMs(), late, erases: flashChip.erases, samples: out }) + '\n');
+}
+
 function run() {
   if (stopping === 'done') return;
   if (stopping === 'stop') return finish('stop');
@@ -820,6 +844,11 @@ function run() {
       const c = core.executeInstruction() * NS_PER_CYCLE;
       clock.tick(c);
       if (profile && (++profN & 63) === 0) profile.set(core.PC, (profile.get(core.PC) || 0) + 1);
+      if (stalls && (++stalls.n & 511) === 0) {
+        stalls.t[stalls.i] = clock.nanos;
+        stalls.pc[stalls.i] = core.PC;
+        stalls.i = (stalls.i + 1) % STALL_RING;
+      }
       if (core.PM) {
         if (!irqOffSince) irqOffSince = clock.nanos;
       } else if (irqOffSince) {

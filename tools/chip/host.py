@@ -226,8 +226,10 @@ class Chip:
         for kv in self.a.board:
             k, _, v = kv.partition("=")
             board[k] = json.loads(v)
+        # EMU_STALLS (emu.js): the probe reports stalls from 40 ms on.
         return {"settings": settings, "control": self.inner.getsockname()[1],
-                "probe": bool(self.a.probe), "board": board}
+                "probe": bool(self.a.probe), "board": board,
+                "stall_report": 40 if os.environ.get("EMU_STALLS") else 0}
 
     def start(self):
         node_modules()

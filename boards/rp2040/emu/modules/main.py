@@ -40,7 +40,7 @@ def _on_start(app, b):
     probe = None
     if args.get("probe"):
         from probe import Probe
-        probe = Probe(collect_ms=1000)
+        probe = Probe(collect_ms=1000, report_ms=args.get("stall_report", 0))
         asyncio.create_task(probe.run())
     if args.get("control"):
         asyncio.create_task(control.dial(args["control"], b, app, probe))
