@@ -7,7 +7,10 @@
 uart: write(buf) -> n, any() -> bytes waiting (a lower bound is enough),
 readinto(mv) -> n; optionally txdone() (True once the last bit is out).
 de: the RS-485 driver-enable pin (DE and /RE tied), an object with value(v),
-high while we transmit, so the line is released at once for the answer.
+high while we transmit, so the line is released at once for the answer; if
+it also has release_after(us), it drops by itself that long after the
+request was written (a board's hard timer), which the event loop's own
+lateness cannot delay.
 
 Timing (spec 2.5.1.1): frames are delimited by 3.5 character times of
 silence, 11 bits a character whatever the parity (a missing parity bit is
@@ -94,6 +97,7 @@ class Master:
         self._quiet = ticks_ms()        # when the bus was last seen busy
         if de is not None:
             de.value(0)
+        self._release = getattr(de, "release_after", None)
 
     async def read(self, slave, fn, addr, count):
         """Registers addr..addr+count-1 of slave by function 3 (holding) or 4
@@ -141,6 +145,10 @@ class Master:
             de.value(1)
         t0 = ticks_ms()
         u.write(frame)
+        if self._release is not None:
+            # The line time from here, and half a character for the write's
+            # own latency: still three characters before an answer may start.
+            self._release(len(frame) * self.char_us + self.char_us // 2)
         # Keep the driver on until the last stop bit is out, then let go at
         # once: the slave may answer after 3.5 characters.
         out_ms = (len(frame) * self.char_us + 999) // 1000

@@ -342,20 +342,12 @@ class Board:
     def house_load(self, amps):
         if self.bus is None:
             raise ValueError("no grid meter: start with --set grid_meter_address=2")
-        if not isinstance(amps, list) or len(amps) != 3 or not all(
-                isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1000
-                for a in amps):
-            raise ValueError("amps must be a list of three numbers 0..1000 (L1, L2, L3)")
-        self.bus.house = [float(a) for a in amps]
+        self.bus.set_house(amps)
 
     def meter(self, state, which="ev"):
         if self.bus is None:
             raise ValueError("no Modbus meter: start with --set meter_type=sdm630")
-        if state not in ("ok", "fail"):
-            raise ValueError("state must be ok or fail")
-        if which not in ("ev", "grid"):
-            raise ValueError("which must be ev or grid")
-        setattr(self.bus, which + "_fail", state == "fail")
+        self.bus.set_fail(state, which)
 
     def plug(self, n):
         self.port(n).plug()

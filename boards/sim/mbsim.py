@@ -10,9 +10,15 @@ answer becomes readable after its line time at the baud rate.
 
     bus = SimBus(board, baud, layout)   layout {address: ("ev", c, kind) |
                                         ("grid", 0, kind)}: the firmware's
-    bus.house = [a1, a2, a3]            the house load per phase
-    bus.ev_fail = True                  the EV meters stop answering
-    bus.grid_fail = True                the grid meter stops answering
+    bus.set_house([a1, a2, a3])         the house load per phase
+    bus.set_fail("fail"|"ok", "ev"|"grid")  the EV meters / the grid meter
+                                        stop answering, or answer again
+    bus.answer(request) -> frame|None   one request's answer, for a bus whose
+                                        line timing is modelled elsewhere (the
+                                        emulated chip's UART, tools/chip/)
+
+board: data_dir, connectors, port(c) with advance(), live_phases(),
+power_w, voltage and meter_wh (boards/sim/board.py, tools/chip/host.py).
 """
 import json
 import struct
@@ -70,15 +76,30 @@ class SimBus:
     def write(self, b):
         self._inbuf = bytes(b)
         self.requests += 1
-        ans = self._answer(self._inbuf)
+        ans = self.answer(self._inbuf)
         if ans:
             self._out = ans
             # The request's and the answer's line time, and a meter's turnaround.
             self._ready = ticks_ms() + int((len(b) + len(ans)) * self.char_ms) + 2
         return len(b)
 
+    # ---- the control channel's commands
+    def set_house(self, amps):
+        if not isinstance(amps, list) or len(amps) != 3 or not all(
+                isinstance(a, (int, float)) and not isinstance(a, bool) and 0 <= a <= 1000
+                for a in amps):
+            raise ValueError("amps must be a list of three numbers 0..1000 (L1, L2, L3)")
+        self.house = [float(a) for a in amps]
+
+    def set_fail(self, state, which="ev"):
+        if state not in ("ok", "fail"):
+            raise ValueError("state must be ok or fail")
+        if which not in ("ev", "grid"):
+            raise ValueError("which must be ev or grid")
+        setattr(self, which + "_fail", state == "fail")
+
     # ---- the meters
-    def _answer(self, req):
+    def answer(self, req):
         if len(req) != 8 or _crc(req, 8) != 0:
             return None
         addr = req[0]

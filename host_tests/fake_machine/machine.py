@@ -257,9 +257,10 @@ class Timer:
         if kw:
             self.init(**kw)
 
-    def init(self, mode=1, period=-1, freq=-1, callback=None, hard=False):
+    def init(self, mode=1, period=-1, freq=-1, callback=None, hard=False, tick_hz=1000):
         self.mode = mode
         self.period = period
+        self.tick_hz = tick_hz
         self.freq = freq
         self.callback = callback
         self.hard = hard

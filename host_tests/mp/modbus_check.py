@@ -35,6 +35,16 @@ class Pin:
         self.v = v
 
 
+class TimedPin(Pin):
+    # A board's driver enable that drops by itself (boards/rp2040/board.py).
+    def __init__(self):
+        super().__init__()
+        self.after = []
+
+    def release_after(self, us):
+        self.after.append(us)
+
+
 async def fails(bus, kind, *args):
     try:
         await bus.read(*args)
@@ -93,6 +103,17 @@ async def main():
     # And the bus is usable after all that.
     r = await bus.read(1, 4, 6, 2)
     expect("after_errors", modbus.f32(r, 0) == 10.0)
+
+    # A driver enable with its own timer is told, at each request, when the
+    # 8 bytes' last stop bit is out (11 bits a character) and half a character.
+    tde = TimedPin()
+    tbus = modbus.Master(bus.uart, BAUD, de=tde, timeout_ms=250, retries=0)
+    r = await tbus.read(1, 4, 6, 2)
+    char_us = 11000000 // BAUD
+    expect("de_release_after", tde.after == [8 * char_us + char_us // 2] and tde.v == 0
+           and modbus.f32(r, 0) == 10.0, (tde.after, tde.v))
+    # The first master did not see that answer: leave it its silence.
+    await asyncio.sleep(0.01)
 
     # The loop never blocks: a ticker keeps running during a timeout.
     ticks = [0]

@@ -10,10 +10,13 @@
 // - a model of the flash chip's commands (the emulator ignores erase and
 //   program), so that littlefs formats, keeps its files across runs of the same
 //   --flash file, and can be cut in the middle of a page program or an erase;
-// - UART1 as the network: a byte stream carrying a small multiplex protocol
+// - UART0 as the network: a byte stream carrying a small multiplex protocol
 //   (framing below) that the frozen `socket` module of the emulator image
-//   speaks, bridged here to TCP connections on the host;
-// - a PL011 model for that UART: FIFOs, trigger levels, the receive timeout and
+//   speaks, bridged here to TCP connections on the host, and the console;
+// - UART1 as the board's RS-485 bus (GP8/GP9, driver enable on GP10), whose
+//   requests go to the host and whose answers come back as the meters'
+//   bytes on the line;
+// - a PL011 model for both UARTs: FIFOs, trigger levels, the receive timeout and
 //   the baud rate's byte time (rp2040js raises the transmit interrupt forever
 //   and drops bytes fed faster than the firmware drains them);
 // - the pilot circuit at ADC0: each conversion reads the voltage the pilot has
@@ -23,8 +26,8 @@
 // - time: emulated time never runs ahead of the host's clock.
 //
 // Talking to host.py: commands arrive as JSON lines on stdin; events leave as
-// JSON lines on file descriptor 3 (--events-fd); the console (UART0) goes to
-// stdout as is.
+// JSON lines on file descriptor 3 (--events-fd); the console (frames of the
+// network bridge) goes to stdout as is.
 
 const fs = require('fs');
 const net = require('net');
@@ -268,16 +271,21 @@ class IoQspi extends BasePeripheral {
 }
 mcu.peripherals[0x40018] = new IoQspi();
 
-// -- UARTs: the network (UART1) and the console (UART0) -------------------------------
+// -- UARTs: the network and console (UART0), the RS-485 bus (UART1) ------------------
 // A PL011 as far as the MicroPython driver can tell: 32-byte FIFOs, trigger
-// levels from IFLS, the receive timeout (32 bit periods), and one byte per
-// 10 bit periods at the programmed baud rate in both directions.
+// levels from IFLS, the receive timeout (32 bit periods), and one character
+// (start, data, parity and stop bits of LCR_H) per character time at the
+// programmed baud rate in both directions. accept(byte), when given, says
+// whether a byte on the line reaches the receiver (RS-485: not while the
+// transceiver drives the line).
 const UART_BASE_CLASS = mcu.uart[1].constructor;
 class Pl011 extends UART_BASE_CLASS {
-  constructor(index, onTx) {
+  constructor(index, onTx, accept) {
     // IRQ 20 + index; DREQ: UART0 TX 20, RX 21, UART1 TX 22, RX 23.
     super(mcu, 'UART' + index, 20 + index, { rx: 21 + 2 * index, tx: 20 + 2 * index });
     this.onTx = onTx;
+    this.accept = accept || null;
+    this.txStartNs = 0;         // when the byte being sent left the FIFO
     this.txFifo = [];
     this.rxFifo = [];
     this.ifls = 0x12;
@@ -290,7 +298,9 @@ class Pl011 extends UART_BASE_CLASS {
   }
   byteNs() {
     const baud = this.baudRate || 115200;
-    return Math.max(100, Math.round(10e9 / baud));
+    const lcr = this.lineCtrlRegister;
+    const bits = 1 + this.wordLength + (lcr & 2 ? 1 : 0) + (lcr & 8 ? 2 : 1);
+    return Math.max(100, Math.round(bits * 1e9 / baud));
   }
   txLevel() { return [4, 8, 16, 24, 28][this.ifls & 7] ?? 16; }
   rxLevel() { return [4, 8, 16, 24, 28][(this.ifls >> 3) & 7] ?? 16; }
@@ -300,12 +310,16 @@ class Pl011 extends UART_BASE_CLASS {
   txDone() {
     const before = this.txFifo.length;
     const b = this.txFifo.shift();
-    this.onTx(b);
+    this.onTx(b, this.txStartNs);
     if (before > this.txLevel() && this.txFifo.length <= this.txLevel()) {
       this.ris |= 1 << 5;
       this.update();
     }
-    if (this.txFifo.length) this.txAlarm.schedule(this.byteNs());
+    if (this.txFifo.length) this.txNext();
+  }
+  txNext() {
+    this.txStartNs = clock.nanos;
+    this.txAlarm.schedule(this.byteNs());
   }
   // Host side: queue bytes for the wire; then() runs when the last of them is
   // in the receive FIFO.
@@ -323,7 +337,8 @@ class Pl011 extends UART_BASE_CLASS {
   rxArrive() {
     this.rxBusy = false;
     if (this.rxFifo.length >= 32) return;  // held back, as with flow control
-    this.rxFifo.push(this.pending.shift());
+    const b = this.pending.shift();
+    if (!this.accept || this.accept(b)) this.rxFifo.push(b);
     while (typeof this.pending[0] === 'function') this.pending.shift()();
     if (this.rxFifo.length >= this.rxLevel()) this.ris |= 1 << 4;
     this.rtAlarm.schedule(this.byteNs() * 32 / 10);
@@ -363,7 +378,7 @@ class Pl011 extends UART_BASE_CLASS {
         if (this.txFifo.length < 32) {
           this.txFifo.push(value & 0xff);
           if (this.txFifo.length > this.txLevel()) this.ris &= ~(1 << 5);
-          if (this.txFifo.length === 1) this.txAlarm.schedule(this.byteNs());
+          if (this.txFifo.length === 1) this.txNext();
           this.update();
         }
         return;
@@ -388,9 +403,10 @@ class Pl011 extends UART_BASE_CLASS {
 //   type (1 byte) | channel (1) | length (2, big-endian) | payload
 // chip -> host: H hello (the host answers A with the start arguments as JSON),
 //               C connect ("host:port"), W want (2 bytes: how much the chip can
-//               take now), D data, X close
+//               take now), D data, X close, T console output
 // host -> chip: A arguments, K connected, E failed (a reason), D data (never
-//               more than wanted), X closed by the peer (after its last data)
+//               more than wanted), X closed by the peer (after its last data),
+//               T console input
 // The chip asks before it is sent anything, so it never has to hold data that
 // no reader wants, and one stalled connection cannot block another.
 const channels = new Map();
@@ -448,6 +464,9 @@ function onFrame(type, chan, body) {
       emit({ ev: 'hello', ms: nowMs() });
       return;
     case 'C': return openChannel(chan, body.toString());
+    case 'T':
+      for (const b of body) consoleByte(b);
+      return;
     case 'W': {
       const ch = channels.get(chan);
       if (ch) { ch.want = body.readUInt16BE(0); deliver(ch); }
@@ -554,26 +573,89 @@ function setLink(up) {
   }
 }
 
-const wire = new Pl011(1, onWireByte);
-mcu.uart[1] = wire;
-mcu.peripherals[0x40038] = wire;
+const wire = new Pl011(0, onWireByte);
+mcu.uart[0] = wire;
+mcu.peripherals[0x40034] = wire;
 
-// The console: the emulator image's main.py puts the REPL on UART0 (os.dupterm),
-// because rp2040js's USB CDC host keeps the USB interrupt firing tens of
-// thousands of times a second, which would eat the core the figures measure.
+// The console: the emulator image's main.py puts the REPL on the bridge's T
+// frames (os.dupterm), because rp2040js's USB CDC host keeps the USB interrupt
+// firing tens of thousands of times a second, which would eat the core the
+// figures measure, and UART1 is the RS-485 bus.
 const consoleOut = [];
-const uart0 = new Pl011(0, (b) => {
+function consoleByte(b) {
   consoleOut.push(b);
   if (b === 10 || consoleOut.length >= 256) {
     if (stalls && consoleOut[0] === 5) return stallSeen(consoleOut.splice(0));
     flushConsole();
   }
-});
+}
 function flushConsole() {
   if (consoleOut.length) process.stdout.write(Buffer.from(consoleOut.splice(0)));
 }
-mcu.uart[0] = uart0;
-mcu.peripherals[0x40034] = uart0;
+
+// -- the RS-485 bus: UART1 (GP8 TX, GP9 RX), DE and /RE tied on GP10 ----------------
+// A byte is on the pair only if the driver was enabled for the whole of it;
+// one sent with DE low is lost (counted). While DE is high the receiver is off,
+// so an answer byte that arrives then is lost too (counted): both show a
+// driver-enable timing the firmware got wrong. A request ends at 3.5 character
+// times of silence (1.75 ms above 19200 baud), as a meter sees it; the host
+// answers as the meters (the `mb` event and command), and the answer goes on
+// the line no sooner than MB_TURN_NS after the request's end.
+const DE_PIN = 10;
+const MB_TURN_NS = 2e6;     // a meter's own turnaround, as boards/sim/mbsim.py has it
+const bus = { de: false, deSince: 0, req: [], endNs: 0, answer: null,
+  frames: 0, deLow: 0, lost: 0 };
+const busGap = clock.createAlarm(() => busRequest());
+const busAnswer = clock.createAlarm(() => busSend());
+
+function busGapNs() {
+  return (rs485.baudRate || 9600) > 19200 ? 1.75e6 : 3.5 * rs485.byteNs();
+}
+
+function onBusByte(b, startNs) {
+  if (!bus.de || bus.deSince > startNs) {
+    bus.deLow++;
+    emit({ ev: 'mb_err', kind: 'de_low', ms: nowMs() });
+    return;
+  }
+  bus.req.push(b);
+  busGap.schedule(busGapNs());
+}
+
+function busRequest() {
+  const req = Buffer.from(bus.req.splice(0));
+  bus.frames++;
+  bus.endNs = clock.nanos - busGapNs();
+  emit({ ev: 'mb', req: req.toString('hex'), ms: nowMs() });
+}
+
+function busReply(hex) {
+  if (!hex) return;
+  bus.answer = Buffer.from(hex, 'hex');
+  const wait = bus.endNs + MB_TURN_NS - clock.nanos;
+  if (wait > 0) busAnswer.schedule(wait);
+  else busSend();
+}
+
+function busSend() {
+  if (bus.answer) rs485.send(bus.answer);
+  bus.answer = null;
+}
+
+const rs485 = new Pl011(1, onBusByte, () => {
+  if (!bus.de) return true;
+  bus.lost++;
+  emit({ ev: 'mb_err', kind: 'rx_while_de', ms: nowMs() });
+  return false;
+});
+mcu.uart[1] = rs485;
+mcu.peripherals[0x40038] = rs485;
+mcu.gpio[DE_PIN].addListener(() => {
+  const v = gpioOut(DE_PIN);
+  if (v === bus.de) return;
+  bus.de = v;
+  if (v) bus.deSince = clock.nanos;
+});
 
 // -- the board: pins of boards/rp2040/board.py ------------------------------------
 const PIN = { cp_out: 16, contactor: 17, fb: 18, s0: 19, rcd: 20, rcd_test: 21, lock: 22, cmp: 14 };
@@ -696,7 +778,9 @@ const msAlarm = clock.createAlarm(() => {
   }
   if (++ticks % 100 === 0) {
     // The time and how busy the core was over the last 100 ms (0..1).
+    // busy_ms: the core's executing time so far, for shares over longer spans.
     emit({ ev: 't', ms: nowMs(), busy: Math.round((busyNs - lastBusy) / 1e6) / 100, host: Math.round(hostNs() / 1e6),
+      busy_ms: Math.round(busyNs / 1e6),
       flash: flashStats, erases: flashChip.erases, pages: flashChip.pages });
     lastBusy = busyNs;
   }
@@ -744,7 +828,8 @@ function command(c) {
     if (idle) s0Step();
   }
   if (c.net !== undefined) setLink(!!c.net);
-  if (c.console) uart0.send(Buffer.from(c.console));
+  if (c.console) frame('T', 0, Buffer.from(c.console));
+  if (c.mb !== undefined) busReply(c.mb);
   if (c.cut) {
     // Somewhere in the next 2 ms of work: mid-instruction sequence, maybe mid-write.
     stopping = 'cut';

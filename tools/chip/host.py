@@ -13,8 +13,14 @@ contactor's mechanics and the meter are modelled here, in emulated time, from
 the pin events emu.js reports: the PWM duty on the pilot, the contactor coil,
 the lock. Commands that are the firmware's (status, stats, rfid, net) go to
 the chip over a connection it dials to this process through its network
-bridge; the others (plug, unplug, ev, ev_max_a, fault, power_cut) act on the
-EV and the pins here.
+bridge; the others (plug, unplug, ev, ev_max_a, fault, power_cut, house_load,
+meter) act on the EV, the pins and the RS-485 bus here.
+
+The RS-485 bus: with --set meter_type=sdm630 (or sdm120) and/or
+--set grid_meter_address=N, this process answers the chip's Modbus requests
+as the simulated board's meters do (boards/sim/mbsim.py's registers): the EV
+meter measures what the EV below draws, in emulated time; emu.js puts the
+answer on the chip's UART1 at the line's pace.
 
 Exit status: that of the chip (137 after a power cut), and a commanded reset
 (the watchdog) restarts it on the same flash, as tools/sim.py does.
@@ -33,8 +39,12 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "boards", "sim"))
+sys.path.insert(0, os.path.join(ROOT, "lib"))
+sys.path.insert(0, ROOT)
 
 from ev import EV, amps_from_duty  # noqa: E402
+from mbsim import SimBus  # noqa: E402
+from firmware.config_keys import KEYS  # noqa: E402
 
 RESET_EXIT = 3
 BOOTROM = os.path.join(ROOT, "..", "shared", "toolchain", "rp2040-bootrom-b1.bin")
@@ -73,6 +83,7 @@ class EVSide:
         self.ev = EV(opts.get("battery_wh", 40000), opts.get("soc", 0.5), opts.get("ev_max_a", 32))
         self.faults = dict((k, False) for k in FAULTS)
         self.duty_pm = 0
+        self.duty_ms = 0.0          # emulated ms of the last change of duty
         self.coil = False
         self.locked = False
         self.t_ms = 0.0
@@ -86,7 +97,13 @@ class EVSide:
     def closed(self):
         return self.coil or self.faults["weld"]
 
-    def advance(self, t_ms):
+    def live_phases(self):
+        return self.phases
+
+    def advance(self, t_ms=None):
+        # Without a time: now, as the chip's last event left it.
+        if t_ms is None:
+            t_ms = self.t_ms
         dt = t_ms - self.t_ms
         if dt > 0:
             if self.power_w > 0:
@@ -127,6 +144,7 @@ class EVSide:
             self.advance(e["ms"])
         if kind == "duty":
             self.duty_pm = e["pm"]
+            self.duty_ms = e["ms"]
         elif kind == "contactor":
             self.coil = bool(e["v"])
         elif kind == "lock":
@@ -187,11 +205,50 @@ class EVSide:
             "meter_pulses": self.pulses_sent,
             "pilot_out": "pwm" if duty else ("+12" if self.duty_pm >= 1000 else "-12"),
             "duty_pct": duty / 10,
+            "duty_ms": round(self.duty_ms),
             "contactor_physical": self.closed(),
             "sim_faults": [k for k in FAULTS if self.faults[k]],
             "locked": self.locked,
             "emulated_ms": round(self.t_ms),
         }
+
+
+class MeterBoard:
+    """What boards/sim/mbsim.py reads of a board: the EV side as connector 1,
+    the meters' file beside the chip's flash."""
+    connectors = 1
+
+    def __init__(self, side, data_dir):
+        self.side = side
+        self.data_dir = data_dir
+
+    def port(self, c):
+        return self.side
+
+
+def setting(sets, key):
+    """A setting as the chip starts with it: --set, else the key's default."""
+    for kv in reversed(sets):
+        k, _, v = kv.partition("=")
+        if k == key:
+            return v
+    for k in KEYS:
+        if k[0] == key:
+            return str(k[2])
+    raise KeyError(key)
+
+
+def layout(sets):
+    """{address: (role, connector, kind)} of the meters the chip will poll, as
+    firmware/meterbus.py lays them out from the same settings."""
+    out = {}
+    kind = setting(sets, "meter_type")
+    if kind != "s0":
+        out[int(setting(sets, "meter_address"))] = ("ev", 1, kind)
+    g = int(setting(sets, "grid_meter_address"))
+    if g:
+        out[g] = ("grid", 0, setting(sets, "grid_meter_type"))
+    return out
 
 
 class Chip:
@@ -211,6 +268,15 @@ class Chip:
         self.cut = False
         self.clock = None           # the last time report: emulated and host ms, busy share
         self.turns = []             # [bytes in, ms to the answer] of the last requests
+        lay = layout(a.set)
+        self.bus = None             # the meters on the chip's RS-485 bus
+        if lay:
+            self.bus = SimBus(MeterBoard(self.side, a.data),
+                              int(setting(a.set, "modbus_baud")), lay)
+        # Requests seen on the line, and the driver-enable faults emu.js saw:
+        # bytes sent with DE low, answer bytes that met DE still high.
+        # ev_register_wh: the EV meter's last registers answered.
+        self.rs485 = {"requests": 0, "de_low": 0, "rx_while_de": 0, "ev_register_wh": []}
         threading.Thread(target=self._accept, daemon=True).start()
 
     def args(self):
@@ -222,7 +288,8 @@ class Chip:
         for kv in self.a.set:
             k, _, v = kv.partition("=")
             settings[k] = v
-        board = {"has_feedback": True, "has_lock": True}
+        # The emulated board has its RS-485 transceiver fitted (UART1, GP8-10).
+        board = {"has_feedback": True, "has_lock": True, "rs485": True}
         for kv in self.a.board:
             k, _, v = kv.partition("=")
             board[k] = json.loads(v)
@@ -277,7 +344,25 @@ class Chip:
                         self.turns.append([e["in"], round(e["ms"], 3)])
                         del self.turns[:-64]
                     continue
+                if kind == "mb_err":
+                    self.rs485[e["kind"]] += 1
+                    continue
                 self.side.on_event(e)
+                if kind == "mb":
+                    self._modbus(bytes.fromhex(e["req"]))
+
+    def _modbus(self, req):
+        # The EV side is at the request's emulated time: the EV meter's
+        # registers are what the EV drew up to then. No answer: silence.
+        self.rs485["requests"] += 1
+        ans = self.bus.answer(req) if self.bus is not None else None
+        self.send({"mb": ans.hex() if ans else ""})
+        if ans and ans[1] == 4 and self.bus.layout.get(ans[0], ("",))[0] == "ev":
+            # The import register it answered, in Wh: what the charger can bill.
+            wh = round((self.bus.base_kwh[0] + self.side.meter_wh / 1000) * 1000, 3)
+            reg = self.rs485["ev_register_wh"]
+            reg.append(wh)
+            del reg[:-8]
 
     def _console(self, out):
         while True:
@@ -326,6 +411,7 @@ class Chip:
                 with self.lock:
                     for c in ans.get("connectors", ()):
                         c["sim"] = self.side.status()
+                        c["sim"]["rs485"] = json.loads(json.dumps(self.rs485))
             if cmd == "stats" and ans.get("ok"):
                 with self.lock:
                     ans["reactions_ms"] = [list(self.side.reactions)]
@@ -355,7 +441,21 @@ class Chip:
                 if not isinstance(on, bool):
                     raise ValueError("on must be true or false")
                 s.set_fault(req.get("kind"), on)
+            elif cmd == "house_load":
+                if self.bus is None or not any(w[0] == "grid" for w in self.bus.layout.values()):
+                    raise ValueError("no grid meter: start with --set grid_meter_address=2")
+                self.bus.set_house(req.get("amps"))
+                # When, on the chip's clock as last reported (up to 100 ms
+                # behind it), for a reaction time in emulated time.
+                return {"ok": True, "emulated_ms": round(s.t_ms)}
+            elif cmd == "meter":
+                if self.bus is None:
+                    raise ValueError("no Modbus meter: start with --set meter_type=sdm630")
+                self.bus.set_fail(req.get("state"), req.get("which", "ev"))
             elif cmd == "power_cut":
+                # The meters are outside the charger: their registers go on.
+                if self.bus is not None:
+                    self.bus.keep()
                 self.cut = True
                 self.send({"cut": True})
             else:

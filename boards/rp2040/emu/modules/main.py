@@ -4,11 +4,11 @@
 # as a user sets them at the REPL, and then the charger starts exactly as on a
 # board, through setup.boot, with the host's test channel beside it.
 import os
-from machine import UART, Pin
-# The console on UART0 (the emulator's USB is not fast enough to measure with).
-os.dupterm(UART(0, 3000000, tx=Pin(0), rx=Pin(1), txbuf=1024, rxbuf=256))
 import json
 import socket
+# The console rides on the network bridge's UART0 (the emulator's USB is not
+# fast enough to measure with), which leaves UART1 to the board's RS-485 bus.
+os.dupterm(socket.bridge().console)
 import fwslot
 # The boot code first (boards/main.py): an update's modules go ahead of the
 # frozen ones.

@@ -1,5 +1,7 @@
-"""TCP for the emulated chip: connections carried over UART1 and bridged to the
+"""TCP for the emulated chip: connections carried over UART0 and bridged to the
 host's loopback by the emulator (tools/chip/emu.js documents the framing).
+The console rides on the same link (bridge().console, for os.dupterm), so
+that UART1 stays the Pico W's RS-485 bus (boards/rp2040/board.py).
 
 Frozen into the emulator's image only, under the name `socket`, so that the
 firmware's WebSocket client, asyncio's streams and the NTP query run on it
@@ -40,6 +42,7 @@ _D = const(68)    # data
 _E = const(69)    # connect failed
 _H = const(72)    # hello
 _K = const(75)    # connected
+_T = const(84)    # console text (both ways)
 _W = const(87)    # want
 _X = const(88)    # closed
 
@@ -55,7 +58,7 @@ class _Slot:
 
 class _Bridge:
     def __init__(self):
-        self.uart = UART(1, baudrate=BAUD, tx=Pin(4), rx=Pin(5), txbuf=1024,
+        self.uart = UART(0, baudrate=BAUD, tx=Pin(0), rx=Pin(1), txbuf=1024,
                          rxbuf=_SLOTS * (_CHUNK + 8) + 64, timeout=2000, timeout_char=2000)
         self.slots = [_Slot() for _ in range(_SLOTS)]
         self.hin = bytearray(4)
@@ -69,6 +72,8 @@ class _Bridge:
         self.text = None        # the payload of an A or E frame, collected
         self.chan = 0
         self.args = None
+        self.busy = False       # a frame is being written
+        self.console = _Console(self)
 
     def send(self, kind, chan, data=None, n=0):
         h = self.hout
@@ -76,9 +81,13 @@ class _Bridge:
         h[1] = chan
         h[2] = n >> 8
         h[3] = n & 255
-        self.uart.write(h)
-        if n:
-            self.uart.write(data)
+        self.busy = True
+        try:
+            self.uart.write(h)
+            if n:
+                self.uart.write(data)
+        finally:
+            self.busy = False
 
     def slot(self, sock):
         for sl in self.slots:
@@ -111,7 +120,7 @@ class _Bridge:
                 self.chan = h[1]
                 self.left = (h[2] << 8) | h[3]
                 self.to = self.find(self.chan)
-                if self.kind in (_A, _E):
+                if self.kind in (_A, _E, _T):
                     self.text = bytearray()
                 if not self.left:
                     self._done()
@@ -141,6 +150,9 @@ class _Bridge:
         if kind == _A:
             self.args = bytes(text)
             return
+        if kind == _T:
+            self.console.took(text)
+            return
         if s is None:
             return
         if kind == _D:
@@ -161,6 +173,43 @@ class _Bridge:
             time.sleep_ms(1)
             self.pump()
         return self.args
+
+
+class _Console(io.IOBase):
+    # The REPL's stream: what MicroPython prints leaves as T frames, what the
+    # host types arrives as T frames (read when the REPL asks).
+    def __init__(self, br):
+        self.br = br
+        self.inp = b""
+
+    def took(self, text):
+        self.inp += text
+
+    def write(self, buf):
+        n = len(buf)
+        # A print from a callback that runs while a frame is half written
+        # (uart.write waits with callbacks pending) would tear that frame: it
+        # is dropped instead.
+        if n and not self.br.busy:
+            self.br.send(_T, 0, buf, n if n < 65536 else 65535)
+        return n
+
+    def readinto(self, buf):
+        if not self.inp:
+            self.br.pump()
+        k = len(self.inp)
+        if not k:
+            return None
+        if k > len(buf):
+            k = len(buf)
+        buf[:k] = self.inp[:k]
+        self.inp = self.inp[k:]
+        return k
+
+    def ioctl(self, req, arg):
+        if req == _POLL:
+            return arg & _WR | (arg & _RD if self.inp else 0)
+        return 0
 
 
 _bridge = None
