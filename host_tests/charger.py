@@ -26,6 +26,7 @@ class Charger:
         self.board = list(board)    # "option=json" of the simulated board
         self.ev = None      # "B" / "C": an EV plugged in at the next power-up
         self.clock = None   # "unset": the board's RTC at the embedded epoch at every start
+        self.probe = False  # the benchmark's probe: event-loop stall and heap in "stats"
         self.runtime = runtime
         self.csms_url = csms_url
         self.data_dir = str(data_dir)
@@ -55,6 +56,8 @@ class Charger:
             cmd += ["--ev", self.ev]
         if self.clock:
             cmd += ["--clock", self.clock]
+        if self.probe:
+            cmd += ["--probe"]
         self._out = open(self.logfile, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
