@@ -1,7 +1,8 @@
 """The boot code: which firmware runs. The one part of the firmware that an
 update never replaces (tools/release.py leaves it out of every bundle), so it
 stays small and imports nothing but built-in modules: whatever it imported
-from the firmware would stay loaded from the old version.
+from the firmware would stay loaded from the old version (the base's version
+module, read at select(), is dropped again at once).
 
 Flash layout, in the data folder (store.FILES):
     fwa/, fwb/   the two slots: a whole version each (firmware/ and lib/ as .mpy
@@ -136,7 +137,8 @@ def base_version():
 
 
 def _read_base():
-    # Before a slot is on the path, firmware.version is the base's module; it
+    # The boot code's one import of the firmware: only here, before a slot is
+    # on the path, is firmware.version the base's module for sure. It
     # leaves sys.modules again so that a slot's own version is the one
     # imported later (the package goes too: a whole slot brings its own).
     global _base
@@ -243,6 +245,8 @@ def _hook():
 
 
 def _import(name, globals=None, locals=None, fromlist=(), level=0):
+    # The firmware imports by absolute names; a relative import goes the usual
+    # way, from the base.
     if not level:
         if name in delta and name not in sys.modules:
             _load(name)
