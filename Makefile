@@ -43,7 +43,8 @@ firmware:
 
 # A release bundle for updates over the air (tools/release.py): the board's
 # .mpy files, a manifest with their SHA-256, optionally signed (ARGS="--key
-# k.pem --cert c.pem").
+# k.pem --cert c.pem"); ARGS="--base v0.3.0" only the modules that differ from
+# the base frozen into the image (a delta, for boards without PSRAM).
 release: $(STAMP)
 	@$(PY) tools/release.py --board $(BOARD) $(ARGS)
 

@@ -6,6 +6,8 @@ written into a slot folder as it comes, never whole in RAM.
     b"%08x\\n" % len(manifest)         then the manifest, JSON:
         {"version": "0.2.1", "board": "rp2040", "arch": "armv6m", "mpy": "6.3",
          "files": [[path, size, sha256 hex], ...], "made": date}
+        a delta also has "base": the version of the base firmware it holds
+        the differences from; its files are only the modules that differ
     b"%08x\\n" % len(signature block)  0 when unsigned; else JSON
         {"cert": PEM signing certificate, "sig": base64}: the signature of the
         manifest's bytes (their SHA-256), which names every file's hash
@@ -59,6 +61,9 @@ def check_manifest(m):
     for k in ("version", "board", "arch", "mpy"):
         if not isinstance(m.get(k), str):
             return "the manifest has no %s" % k
+    base = m.get("base")
+    if base is not None and not (isinstance(base, str) and 0 < len(base) <= 40):
+        return "the manifest's base is not a version"
     files = m.get("files")
     if not isinstance(files, list) or not 0 < len(files) <= MAX_FILES:
         return "the manifest lists no files, or more than %d" % MAX_FILES
@@ -69,6 +74,9 @@ def check_manifest(m):
                 and isinstance(e[2], str) and len(e[2]) == 64) or e[0] in seen:
             return "bad manifest entry %r" % (e[0] if isinstance(e, list) and e else e,)
         seen.add(e[0])
+        if base is not None and "/__init__." in e[0]:
+            # A package comes whole from one folder: a delta cannot change one.
+            return "a delta cannot hold %s: a package's own module needs the full bundle" % e[0]
     return None
 
 

@@ -6,6 +6,7 @@ the switch, in one atomic write of that state.
 
     slot = target()                       the slot that neither runs nor is the fallback
     why = suits(manifest, board_name, allow_downgrade)    None or why not
+                                          (a delta: also whether its base is this base)
     clear(data, slot); why = room(data, slot, manifest)
     ... firmware/bundle.Reader writes the files ...
     seal(data, slot, manifest)            manifest.json, then `ok` (the boot code's test)
@@ -43,6 +44,12 @@ def suits(m, board_name, allow_downgrade=False):
             return "the bundle's code is for %s CPUs, this charger runs %s" % (m["arch"][:12], arch)
         if m["mpy"] != mpy:
             return "the bundle holds .mpy v%s, this MicroPython loads v%s" % (m["mpy"][:8], mpy)
+    base = m.get("base")
+    if base is not None and base != fwslot.base_version():
+        # A delta holds only what differs from its base: on any other
+        # firmware it would mix two versions.
+        return ("the bundle is a delta for firmware %s, the firmware frozen into this "
+                "charger is %s: send the full bundle" % (base[:20], fwslot.base_version()))
     new, cur = parse(m["version"]), parse(VERSION)
     if new is None:
         return "the bundle's version %r is not X.Y.Z" % m["version"][:20]
@@ -126,6 +133,10 @@ def seal(data, slot, m):
     d = fwslot.slot_dir(data, slot)
     with open(d + "/manifest.json", "w") as f:
         json.dump(m, f)
+    if m.get("base") is not None:
+        # What the boot code reads to run the slot over the base (lib/fwslot.py).
+        with open(d + "/base", "w") as f:
+            f.write(m["base"])
     with open(d + "/ok", "w") as f:
         f.write(m["version"])
 

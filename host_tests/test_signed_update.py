@@ -41,6 +41,16 @@ def pki(tmp_path_factory):
     out["rsa"] = release.release("sim", "0.2.2", key=out["rsa_key"], cert=out["rsa_cert"],
                                  out_dir=srv)
     out["plain"] = release.release("sim", "0.2.3", out_dir=srv)
+    # A delta against the base the simulator runs: signed as a full bundle is.
+    out["delta"] = release.release("sim", "0.2.4", key=out["key"], cert=out["cert"], out_dir=srv,
+                                   base=release.ROOT)
+    with open(out["delta"], "rb") as f:
+        data = f.read()
+    # Its manifest changed after signing (another version): the signature no
+    # longer matches.
+    out["delta-forged"] = os.path.join(srv, "forged.bundle")
+    with open(out["delta-forged"], "wb") as f:
+        f.write(data.replace(b'"version":"0.2.4"', b'"version":"0.2.5"', 1))
     out["srv"] = srv
     return out
 
@@ -86,7 +96,7 @@ def events(csms):
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
-@pytest.mark.parametrize("kind", ["ec", "rsa"])
+@pytest.mark.parametrize("kind", ["ec", "rsa", "delta"])
 def test_signed_update_installs_and_the_root_is_managed(csms, make_charger, files, pki, kind):
     ch = make_charger(csms.url, CP).start()
     online(ch)
@@ -95,8 +105,8 @@ def test_signed_update_installs_and_the_root_is_managed(csms, make_charger, file
     install_root(csms, pki)
     ids = csms.call(CP, "GetInstalledCertificateIds", {"certificateType": MF})
     assert ids["status"] == "Accepted" and len(ids["certificateHashData"]) == 1
-    bundle = pki["signed"] if kind == "ec" else pki["rsa"]
-    cert = pki["cert"] if kind == "ec" else pki["rsa_cert"]
+    bundle = {"ec": pki["signed"], "rsa": pki["rsa"], "delta": pki["delta"]}[kind]
+    cert = pki["rsa_cert"] if kind == "rsa" else pki["cert"]
     ans = csms.call(CP, "SignedUpdateFirmware", signed_request(files, bundle, cert,
                                                                _text(bundle + ".sig").strip()))
     assert ans == {"status": "Accepted"}
@@ -106,6 +116,7 @@ def test_signed_update_installs_and_the_root_is_managed(csms, make_charger, file
                                           "Installed"]
     assert all(p["requestId"] == 7 for p in got)
     assert "FirmwareUpdated" in events(csms)
+    assert ch.status()["firmware"]["version"] == {"ec": NEW, "rsa": "0.2.2", "delta": "0.2.4"}[kind]
     # The root goes, as the central system asks.
     h = ids["certificateHashData"][0]
     assert csms.call(CP, "DeleteCertificate", {"certificateHashData": h}) == {"status": "Accepted"}
@@ -155,6 +166,27 @@ def test_signed_updates_required_for_update_firmware(csms, make_charger, files, 
     csms.wait_for(lambda m: final(csms, "FirmwareStatusNotification")[-1] ==
                   {"status": "Installed"}, 60)
     assert ch.status()["firmware"]["version"] == NEW
+
+
+@pytest.mark.parametrize("runtime", ["micropython"])
+def test_a_signed_delta_for_update_firmware_and_a_forged_one(csms, make_charger, files, pki):
+    ch = make_charger(csms.url, CP, sets=["update_signed_only=true"]).start()
+    online(ch)
+    install_root(csms, pki)
+    csms.call(CP, "UpdateFirmware", {"location": files.url + "/" + os.path.basename(
+        pki["delta-forged"]), "retrieveDate": "2020-01-01T00:00:00Z", "retries": 0})
+    got = final(csms, "FirmwareStatusNotification")
+    assert got[-1] == {"status": "InstallationFailed"}
+    assert "the signature does not match" in ch.log(), ch.log()[-2000:]
+    csms.wait_for(lambda m: "InvalidFirmwareSignature" in events(csms), 20)
+    assert not os.path.exists(os.path.join(ch.data_dir, "fwa", "ok"))
+    csms.call(CP, "UpdateFirmware", {"location": files.url + "/" + os.path.basename(pki["delta"]),
+                                     "retrieveDate": "2020-01-01T00:00:00Z", "retries": 0})
+    csms.wait_for(lambda m: final(csms, "FirmwareStatusNotification")[-1] ==
+                  {"status": "Installed"}, 60)
+    assert ch.status()["firmware"] == {"version": "0.2.4", "slot": "a", "trial": False,
+                                       "update": "Idle"}
+    assert "(a delta on 0.2.0)" in ch.log()
 
 
 def test_bundle_signature_is_over_the_manifest(pki):

@@ -32,13 +32,23 @@ def _compile(src, name, arch, d):
         return f.read()
 
 
-def _broken(d, version, arch, replace):
+def _broken(d, version, arch, replace, base=None):
     files, arch = release.build_files("sim", version, None if arch == "py" else arch,
                                       arch == "py")
     ext = ".py" if arch == "py" else ".mpy"
     for name, src in replace.items():
         files[name + ext] = _compile(src, name, arch, d)
-    return release.release("sim", version, arch, out_dir=d, files=files)
+    return release.release("sim", version, arch, out_dir=d, files=files, base=base)
+
+
+# A delta's changed module inside a package: it says so when it is imported, so
+# a test sees that it came from the slot while its package stayed the base's.
+MARK = "fwupdate of the delta loaded"
+
+
+def _marked_fwupdate():
+    with open(os.path.join(mprun.ROOT, "firmware", "ocpp", "fwupdate.py")) as f:
+        return f.read() + "\nlog.info(\"update\", \"%s\")\n" % MARK
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +69,23 @@ def bundles(tmp_path_factory):
             "    accepted_ms = None\n\n    def __init__(self, *a, **k):\n        pass\n\n"
             "    def set_link(self, up):\n        pass\n\n    async def run(self):\n"
             "        while True:\n            await asyncio.sleep(1)\n"})
+        # Deltas against the base the simulator runs (this tree, 0.2.0).
+        out[arch + "-delta"] = _broken(d, NEW, a, {"firmware/ocpp/fwupdate": _marked_fwupdate()},
+                                       base=mprun.ROOT)
+    base = release.release("sim", "0.1.5", out_dir=str(tmp_path_factory.mktemp("base")))
+    out["mpy-delta-base"] = release.release("sim", NEW, out_dir=d, base=base)
     out["rp2040"] = release.release("rp2040", NEW, out_dir=d)
     with open(out["mpy"], "rb") as f:
         data = bytearray(f.read())
     data[-100] ^= 0x55
     out["mpy-badhash"] = os.path.join(d, "badhash.bundle")
     with open(out["mpy-badhash"], "wb") as f:
+        f.write(data)
+    with open(out["mpy-delta"], "rb") as f:
+        data = bytearray(f.read())
+    data[-20] ^= 0x55
+    out["mpy-delta-badhash"] = os.path.join(d, "delta-badhash.bundle")
+    with open(out["mpy-delta-badhash"], "wb") as f:
         f.write(data)
     out["dir"] = d
     return out
@@ -115,7 +136,7 @@ def test_decision_table_and_bundle_reader(runtime, bundles, tmp_path):
                                                              "update_check.py"),
                                       str(tmp_path), bundles[kind(runtime)])
     assert not failed, "\n".join(failed)
-    assert len(passed) >= 23, out
+    assert len(passed) >= 29, out
 
 
 def test_a_good_update_end_to_end_keeps_the_data(csms, make_charger, files, bundles, runtime):
@@ -159,6 +180,34 @@ def test_a_good_update_end_to_end_keeps_the_data(csms, make_charger, files, bund
     start = csms.messages(cp_id=CP, action="StartTransaction", direction="in")[-1]["payload"]
     assert start["meterStart"] >= stop["meterStop"], (start, stop)
     print("update end to end on %s: %.1f s" % (runtime, took))
+
+
+def test_a_delta_update_end_to_end(csms, make_charger, files, bundles, runtime):
+    # Only the modules that differ from the base: the new version runs them
+    # with the base's others, and stays after a restart.
+    meta = release.read_bundle(bundles[kind(runtime) + "-delta"])[0]
+    assert meta["base"] == "0.2.0"
+    assert sorted(e[0] for e in meta["files"]) == [
+        "firmware/ocpp/fwupdate" + (".py" if runtime == "cpython" else ".mpy"),
+        "firmware/version" + (".py" if runtime == "cpython" else ".mpy")]
+    ch = make_charger(csms.url, CP).start()
+    online(ch)
+    t0 = time.time()
+    update(csms, url(files, bundles[kind(runtime) + "-delta"]))
+    assert final(csms) == ["Downloading", "Downloaded", "Installing", "Installed"]
+    took = time.time() - t0
+    assert versions(csms) == ["0.2.0", NEW]
+    fw = ch.status()["firmware"]
+    assert fw["version"] == NEW and fw["slot"] == "a" and not fw["trial"], fw
+    log = ch.log()
+    assert "slot a on trial, boot 1 of 3 (a delta on 0.2.0)" in log
+    assert log.count(MARK) == 1 and "Installed: 0.2.0 -> %s" % NEW in log
+    ch.kill()
+    ch.start()
+    online(ch)
+    assert versions(csms) == ["0.2.0", NEW, NEW]
+    assert ch.log().count(MARK) == 2
+    print("delta update end to end on %s: %.1f s" % (runtime, took))
 
 
 def test_ftp_location(csms, make_charger, bundles, tmp_path):
@@ -229,12 +278,14 @@ def test_an_update_requested_while_charging_waits_for_the_end(csms, make_charger
 
 @pytest.mark.parametrize("runtime", ["micropython"])
 @pytest.mark.parametrize("case", ["badhash", "rp2040", "old", "scheme", "404", "truncated",
-                                  "gone"])
+                                  "gone", "delta-base", "delta-badhash"])
 def test_bad_bundles_and_locations_fail_with_a_reason(csms, make_charger, files, bundles, case):
     ch = make_charger(csms.url, CP).start()
     online(ch)
     loc = {"badhash": url(files, bundles["mpy-badhash"]), "rp2040": url(files, bundles["rp2040"]),
            "old": url(files, bundles["mpy-old"]), "scheme": "gopher://127.0.0.1/x.bundle",
+           "delta-base": url(files, bundles["mpy-delta-base"]),
+           "delta-badhash": url(files, bundles["mpy-delta-badhash"]),
            "404": files.url + "/missing.bundle"}.get(case, url(files, bundles["mpy"]))
     if case == "truncated":
         files.cut_after = 20000
@@ -249,7 +300,8 @@ def test_bad_bundles_and_locations_fail_with_a_reason(csms, make_charger, files,
         files.stop()
     got = final(csms)
     want = {"badhash": "InstallationFailed", "rp2040": "InstallationFailed",
-            "old": "InstallationFailed"}.get(case, "DownloadFailed")
+            "old": "InstallationFailed", "delta-base": "InstallationFailed",
+            "delta-badhash": "InstallationFailed"}.get(case, "DownloadFailed")
     assert got[-1] == want, got
     why = {"badhash": "does not match its SHA-256 in the manifest",
            "rp2040": "the bundle is for the rp2040 board, this charger is sim",
@@ -257,7 +309,10 @@ def test_bad_bundles_and_locations_fail_with_a_reason(csms, make_charger, files,
            "scheme": "unsupported location 'gopher://",
            "404": "answered HTTP 404 (not found)",
            "truncated": "closed the connection",
-           "gone": "cannot connect to 127.0.0.1"}[case]
+           "gone": "cannot connect to 127.0.0.1",
+           "delta-base": "the bundle is a delta for firmware 0.1.5, the firmware frozen into "
+                         "this charger is 0.2.0: send the full bundle",
+           "delta-badhash": "firmware/version.mpy does not match its SHA-256"}[case]
     assert why in ch.log(), ch.log()[-3000:]
     # Nothing half-installed: the charger runs its version, no slot is ready.
     assert versions(csms) == ["0.2.0"]
@@ -273,8 +328,9 @@ def _cut(ch):
 
 
 @pytest.mark.parametrize("runtime", ["micropython"])
+@pytest.mark.parametrize("bundle", ["mpy", "mpy-delta"])
 def test_random_power_cuts_during_an_update_always_boot_a_whole_version(csms, make_charger,
-                                                                         files, bundles):
+                                                                         files, bundles, bundle):
     # Cuts at random moments of the download, the checks, the switch and the
     # trial boots (each cut ends the process at once, flushing nothing): every
     # boot runs one whole version, and the update ends either installed or
@@ -287,10 +343,13 @@ def test_random_power_cuts_during_an_update_always_boot_a_whole_version(csms, ma
     assert csms.call(CP, "SendLocalList", {"listVersion": 7, "updateType": "Full",
                                            "localAuthorizationList": [{"idTag": "KEEPME", "idTagInfo": {"status": "Accepted"}}]}
                      )["status"] == "Accepted"
-    update(csms, url(files, bundles["mpy"]), retries=20, retryInterval=1)
+    update(csms, url(files, bundles[bundle]), retries=20, retryInterval=1)
     seen = set()
+    # A delta downloads in a fraction of the time: cuts follow each other
+    # faster, to fall in its download, checks and switch too.
+    span = 0.15 if bundle == "mpy-delta" else 0.5
     for _ in range(int(os.environ.get("UPDATE_CUTS", "12"))):
-        time.sleep(rng.uniform(0.0, 0.5))
+        time.sleep(rng.uniform(0.0, span))
         _cut(ch)
         st = online(ch)
         fw = st["firmware"]

@@ -128,16 +128,17 @@ def compat_error(probe, cross):
     return None
 
 
-def plan_sources(board, source=False, frozen=False):
-    """{board path: (local source, compile?)} for the chosen board."""
-    bdir = os.path.join(ROOT, "boards", board)
+def plan_sources(board, source=False, frozen=False, root=ROOT):
+    """{board path: (local source, compile?)} for the chosen board; root: the
+    source tree (another checkout: a release's base, tools/release.py)."""
+    bdir = os.path.join(root, "boards", board)
     if not os.path.exists(os.path.join(bdir, "board.py")):
-        boards = sorted(d for d in os.listdir(os.path.join(ROOT, "boards"))
-                        if os.path.exists(os.path.join(ROOT, "boards", d, "board.py")))
+        boards = sorted(d for d in os.listdir(os.path.join(root, "boards"))
+                        if os.path.exists(os.path.join(root, "boards", d, "board.py")))
         raise DeployError("no board %r: choose one of %s" % (board, ", ".join(boards)))
     if frozen:
         return {}
-    out = {"main.py": (os.path.join(ROOT, "boards", "main.py"), False)}
+    out = {"main.py": (os.path.join(root, "boards", "main.py"), False)}
     ext = ".py" if source else ".mpy"
 
     def add(dest, src):
@@ -145,14 +146,14 @@ def plan_sources(board, source=False, frozen=False):
             raise DeployError("%s and %s would both be %s on the board" % (out[dest][0], src, dest))
         out[dest] = (src, not source)
 
-    for d, dirs, files in os.walk(os.path.join(ROOT, "firmware")):
+    for d, dirs, files in os.walk(os.path.join(root, "firmware")):
         dirs[:] = sorted(x for x in dirs if x != "__pycache__")
-        rel = os.path.relpath(d, ROOT).replace(os.sep, "/")
+        rel = os.path.relpath(d, root).replace(os.sep, "/")
         for f in sorted(files):
             if f.endswith(".py"):
                 add(rel + "/" + f[:-3] + ext, os.path.join(d, f))
-    common = os.path.join(ROOT, "boards", "common")
-    for top in (os.path.join(ROOT, "lib"), bdir, common):
+    common = os.path.join(root, "boards", "common")
+    for top in (os.path.join(root, "lib"), bdir, common):
         for f in sorted(os.listdir(top)):
             if f.endswith(".py") and f != "manifest.py":
                 add("lib/" + f[:-3] + ext, os.path.join(top, f))
@@ -178,9 +179,9 @@ def mplib_files():
 ARCH = {"esp32": "xtensawin", "rp2040": "armv6m"}
 
 
-def build(board, build_dir, mpy_cross, source=False, frozen=False, arch=None):
+def build(board, build_dir, mpy_cross, source=False, frozen=False, arch=None, root=ROOT):
     """Compile into build_dir; {board path: local file}."""
-    plan = plan_sources(board, source, frozen)
+    plan = plan_sources(board, source, frozen, root)
     os.makedirs(build_dir, exist_ok=True)
     shim = os.path.join(build_dir, "_setup_shim.py")
     with open(shim, "w") as f:

@@ -147,4 +147,37 @@ st = os.statvfs(DIR)
 install.RESERVE = st[0] * st[4] + 1     # as if the data already filled the flash
 check("flash too full", "too full" in (install.room(DIR, "a", m) or ""),
       install.room(DIR, "a", m))
+
+# -- deltas: only over the base they were made for
+from firmware.version import VERSION
+from firmware.bundle import check_manifest
+md = dict(m, base=VERSION)
+check("a delta for this base suits", install.suits(md, "sim") is None, install.suits(md, "sim"))
+md = dict(m, base="0.0.7")
+check("a delta for another base is refused", "delta for firmware 0.0.7, the firmware frozen "
+      "into this charger is %s" % VERSION in (install.suits(md, "sim") or ""),
+      install.suits(md, "sim"))
+md = dict(m, base=VERSION, files=[["firmware/ocpp/__init__.mpy", 10, "0" * 64]])
+check("a delta cannot change a package", "needs the full bundle" in (check_manifest(md) or ""),
+      check_manifest(md))
+
+
+def delta_slot(data, s, base):
+    with open(fwslot.slot_dir(data, s) + "/base", "w") as f:
+        f.write(base)
+
+
+d = fresh({"run": "", "try": "b", "n": 0}, ("b",))
+delta_slot(d, "b", "0.0.7")
+s, t, st = boot(d)
+check("a trial delta for another base rolls back", s == "" and not t and
+      "slot b is a delta for firmware 0.0.7, the base here is %s" % VERSION in st["fail"],
+      (s, st))
+d = fresh({"run": "a", "try": "", "n": 0}, ("a",))
+delta_slot(d, "a", "0.0.7")
+s, t, st = boot(d)
+check("a confirmed delta for another base: the base runs", s == "" and st["run"] == "a"
+      and "a delta for firmware 0.0.7" in fwslot.note, (s, fwslot.note))
+check("the base's version stays the base's", fwslot.base_version() == VERSION,
+      fwslot.base_version())
 print("DONE")
