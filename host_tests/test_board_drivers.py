@@ -524,17 +524,6 @@ def test_rs485_bus(kind, tmp_path):
     assert u.args["baudrate"] == 19200 and u.args["bits"] == 8 and u.args["parity"] == 0
     assert u.args["rxbuf"] >= 256 and u.args["timeout"] == 0
     assert machine.pin_state(want[3])["mode"] == machine.Pin.OUT and de.value() == 0
-    if kind == "rp2040":
-        # The driver drops by itself when the request is out: a hard one-shot
-        # timer in microseconds, whatever the event loop is doing then.
-        de.value(1)
-        de.release_after(9160)
-        t = machine.timers[-1]
-        assert (t.mode, t.period, t.tick_hz, t.hard) == (machine.Timer.ONE_SHOT, 9160,
-                                                         1000000, True)
-        assert de.value() == 1
-        t.fire()
-        assert de.value() == 0
     machine.clear()
     mod, b, pins = make(kind, tmp_path, rs485=True, rs485_uart=0)
     u, de = b.modbus_uart(9600, "none")

@@ -23,6 +23,7 @@ except ImportError:
 
 if MICROPYTHON:
     ticks_ms = time.ticks_ms
+    ticks_us = time.ticks_us
     ticks_diff = time.ticks_diff
     ticks_add = time.ticks_add
 
@@ -47,6 +48,9 @@ else:
 
     def ticks_ms():
         return int((time.monotonic() - _T0) * 1000)
+
+    def ticks_us():
+        return int((time.monotonic() - _T0) * 1000000)
 
     def ticks_diff(a, b):
         return a - b

@@ -196,41 +196,12 @@ class Port(MachinePort):
         return self._s0_n
 
 
-class DriverEnable:
-    """The RS-485 transceiver's DE and /RE (high: transmit), as lib/modbus.py
-    drives it, plus release_after(us): a hard one-shot timer drops it when the
-    request's last stop bit is out. A meter may answer 3.5 characters later
-    (3.6 ms at 9600 baud); an event loop a few ms late would still be driving
-    the line then, and the answer's first bytes would be lost."""
-
-    def __init__(self, pin):
-        self._pin = Pin(pin, Pin.OUT, value=0)
-        self._timer = machine.Timer()
-        self._drop = self._release      # bound once: the interrupt allocates nothing
-
-    def value(self, v=None):
-        if v is None:
-            return self._pin.value()
-        self._pin.value(v)
-
-    def release_after(self, us):
-        self._timer.init(mode=machine.Timer.ONE_SHOT, period=us, tick_hz=1000000,
-                         callback=self._drop, hard=True)
-
-    def _release(self, t):
-        self._pin.value(0)
-
-
 class Board(MachineBoard):
     name = "rp2040"
     model = "Pico-W"
     PINS = PINS
     PORT = Port
     RS485_UART = 1
-
-    def modbus_uart(self, baud, parity, layout=None):
-        u, de = super().modbus_uart(baud, parity, layout)
-        return u, DriverEnable(self.pins["rs485_de"])
 
     def _start_led(self, pins):
         self._led = Pin(pins["led"], Pin.OUT, value=0)
