@@ -75,18 +75,14 @@ def bundles(tmp_path_factory):
     base = release.release("sim", "0.1.5", out_dir=str(tmp_path_factory.mktemp("base")))
     out["mpy-delta-base"] = release.release("sim", NEW, out_dir=d, base=base)
     out["rp2040"] = release.release("rp2040", NEW, out_dir=d)
-    with open(out["mpy"], "rb") as f:
-        data = bytearray(f.read())
-    data[-100] ^= 0x55
-    out["mpy-badhash"] = os.path.join(d, "badhash.bundle")
-    with open(out["mpy-badhash"], "wb") as f:
-        f.write(data)
-    with open(out["mpy-delta"], "rb") as f:
-        data = bytearray(f.read())
-    data[-20] ^= 0x55
-    out["mpy-delta-badhash"] = os.path.join(d, "delta-badhash.bundle")
-    with open(out["mpy-delta-badhash"], "wb") as f:
-        f.write(data)
+    # A flipped byte in a module's body: the manifest's hash no longer matches.
+    for name, at in (("mpy", -100), ("mpy-delta", -20)):
+        with open(out[name], "rb") as f:
+            data = bytearray(f.read())
+        data[at] ^= 0x55
+        out[name + "-badhash"] = os.path.join(d, name + "-badhash.bundle")
+        with open(out[name + "-badhash"], "wb") as f:
+            f.write(data)
     out["dir"] = d
     return out
 
