@@ -852,21 +852,46 @@ process.stdin.on('end', () => { if (!stopping) stopping = 'stop'; });
 
 // -- PIO ------------------------------------------------------------------------
 // rp2040js runs the PIO from host timers, 1000 instructions a turn, whatever
-// the core does: in emulated time a PIO program could then lag the CPU by
-// milliseconds. Here it runs in step with the core instead: one PIO
-// instruction per core instruction while a state machine is enabled, and a
-// burst after each idle jump, so that a program that watches its inputs (the
-// contactor interlock) reacts within microseconds of emulated time. Programs
-// whose timing matters (waveforms) would not be modelled to the cycle.
+// the core does, ignores the clock dividers and steps disabled state machines
+// too. Here each enabled state machine runs in step with the core's clock
+// instead, one instruction every CLKDIV system cycles (8 ns each), and an
+// instruction's delay cycles after it: the interlock at 10 MHz reacts within
+// a microsecond of emulated time, and a program that counts time (the RS-485
+// driver enable at 1 MHz, the comparator's settling) takes as long as on the
+// chip. A machine blocked on its FIFO costs nothing until it moves.
 const pios = mcu.pio;
 for (const p of pios) p.run = () => {};
+const smNext = [new Float64Array(4), new Float64Array(4)];   // ns of each machine's next step
 function pioActive() {
   return !pios[0].stopped || !pios[1].stopped;
 }
-function pioSteps(k) {
-  for (let i = 0; i < k; i++) {
-    if (!pios[0].stopped) pios[0].step();
-    if (!pios[1].stopped) pios[1].step();
+function smPeriodNs(m) {
+  return ((m.clockDivInt || 65536) + m.clockDivFrac / 256) * NS_PER_CYCLE;
+}
+function pioCatchUp() {
+  const now = clock.nanos;
+  for (let p = 0; p < 2; p++) {
+    const pio = pios[p];
+    if (pio.stopped) continue;
+    const next = smNext[p];
+    for (let i = 0; i < 4; i++) {
+      const m = pio.machines[i];
+      if (!m.enabled) continue;
+      const per = smPeriodNs(m);
+      let t = next[i];
+      if (t < now - 1e7) t = now - 1e7;   // at most 10 ms behind (a machine just enabled)
+      while (t <= now) {
+        const c0 = m.cycles;
+        m.step();
+        if (m.waiting) {        // blocked (pull, wait): nothing to catch up
+          t = now + per;
+          break;
+        }
+        t += per * Math.max(1, m.cycles - c0);   // with the instruction's delay
+      }
+      next[i] = t;
+    }
+    pio.checkChangedPins();
   }
 }
 
@@ -916,14 +941,14 @@ function run() {
   const core = mcu.core;
   const p0 = pios[0];
   const p1 = pios[1];
-  if (pioActive()) pioSteps(64);      // what the host changed since the last turn
+  if (pioActive()) pioCatchUp();      // what the host changed since the last turn
   let n = 0;
   while (clock.nanos < limit && n < 500000) {
     if (core.waiting) {
       const next = clock.nanosToNextAlarm;
       const step = next > 0 ? Math.min(next, limit - clock.nanos) : limit - clock.nanos;
       clock.tick(step);
-      if (!p0.stopped || !p1.stopped) pioSteps(64);
+      if (!p0.stopped || !p1.stopped) pioCatchUp();
       n += 100;
     } else {
       const c = core.executeInstruction() * NS_PER_CYCLE;
@@ -941,7 +966,7 @@ function run() {
         if (ms > flashStats.irqOffMaxMs) flashStats.irqOffMaxMs = Math.round(ms * 1000) / 1000;
         irqOffSince = 0;
       }
-      if (!p0.stopped || !p1.stopped) pioSteps(1);
+      if (!p0.stopped || !p1.stopped) pioCatchUp();
       busyNs += c;
       n++;
       if (stopping === 'cut' && --cutAfter <= 0) return finish('cut');
