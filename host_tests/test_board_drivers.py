@@ -15,6 +15,7 @@ for _p in (FAKE, ROOT, os.path.join(ROOT, "lib"), os.path.join(ROOT, "boards", "
         sys.path.insert(0, _p)
 
 import machine  # noqa: E402  (the fake)
+import rp2  # noqa: E402  (the fake)
 from firmware.evse import pilot  # noqa: E402
 from firmware.evse.controller import Controller  # noqa: E402
 
@@ -524,6 +525,19 @@ def test_rs485_bus(kind, tmp_path):
     assert u.args["baudrate"] == 19200 and u.args["bits"] == 8 and u.args["parity"] == 0
     assert u.args["rxbuf"] >= 256 and u.args["timeout"] == 0
     assert machine.pin_state(want[3])["mode"] == machine.Pin.OUT and de.value() == 0
+    if kind == "rp2040":
+        # The driver enable belongs to a PIO state machine on PIO1 at 1 MHz:
+        # a put raises it at once and the program drops it that many
+        # microseconds later, whatever the CPU does then.
+        sm = rp2.machines[-1]
+        assert (sm.id, sm.prog["name"], sm.freq, sm.out) == (4, "_de_timer", 1000000, 10)
+        ins = sm.prog["ins"]
+        assert ins.index(("pull", "block")) < ins.index(("set", "pins", 1)) \
+            < ins.index(("jmp", "x_dec", "hold")) < ins.index(("set", "pins", 0))
+        de.hold_us(9740)
+        assert sm.puts == [9740] and de.value() == 1
+        sm.elapse()
+        assert de.value() == 0
     machine.clear()
     mod, b, pins = make(kind, tmp_path, rs485=True, rs485_uart=0)
     u, de = b.modbus_uart(9600, "none")

@@ -19,7 +19,7 @@ import modbus  # noqa: E402
 MUST = ["readings", "de_released", "freq_energy", "value_moves", "fn3_answers",
         "retried_crc", "retried_addr", "retried_trunc", "retried_noise",
         "fails_crc", "fails_addr", "fails_drop", "timeout_bounded", "exception_code",
-        "exception_text", "after_errors", "de_held_alone", "loop_not_blocked", "probe_reads", "probe_drop",
+        "exception_text", "after_errors", "de_held_alone", "de_hold_us", "loop_not_blocked", "probe_reads", "probe_drop",
         "probe_addr", "probe_crc", "probe_exception", "probe_nan"]
 
 

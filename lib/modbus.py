@@ -8,12 +8,14 @@ uart: write(buf) -> n, any() -> bytes waiting (a lower bound is enough),
 readinto(mv) -> n; optionally txdone() (True once the last bit is out).
 de: the RS-485 driver-enable pin (DE and /RE tied), an object with value(v),
 high while we transmit, so the line is released at once for the answer.
-While it is high the master holds the loop: it waits for the last stop bit
-(txdone(), else the line time) without an await and drops it before any
-other task runs, because another task may start a flash erase, and an erase
-masks interrupts (a hard timer's too) for 45 ms on an RP2040 or ESP32, far
-past the 3.5 characters after which a slave answers. That costs the loop the
-request's line time: 9.2 ms for 8 bytes at 9600 baud, 2.3 ms at 38400.
+A meter answers 3.5 characters after the request, and the release must not
+wait on this task's next turn: another task may start a flash erase, which
+masks interrupts, a hard timer's too, for 45 ms on an RP2040. So a de with
+hold_us(us) (the Pico's: a PIO state machine) is raised and dropped by the
+board's hardware for the request's line time; a plain pin is raised, and the
+master holds the loop, without an await, until the last stop bit is out
+(txdone(), else the line time) and drops it before any other task runs: 9.2 ms
+for 8 bytes at 9600 baud, 2.3 ms at 38400.
 
 Timing (spec 2.5.1.1): frames are delimited by 3.5 character times of
 silence, 11 bits a character whatever the parity (a missing parity bit is
@@ -22,7 +24,7 @@ goes out only after the bus has been quiet that long; an answer ends at the
 first such silence after its first byte. Everything waits with short asyncio
 sleeps, so the loop never blocks: a board's UART has a FIFO and an interrupt
 driven ring buffer, and a few milliseconds of polling lose nothing (the
-request's own line time with a driver-enable pin is the exception, above).
+line time of a request with a plain driver-enable pin is the exception, above).
 
 Failures are ModbusError(kind, code): "timeout" (no answer in timeout_ms),
 "crc", "address" (an answer from another slave), "frame" (too short, wrong
@@ -101,6 +103,7 @@ class Master:
         self._quiet = ticks_ms()        # when the bus was last seen busy
         if de is not None:
             de.value(0)
+        self._hold = getattr(de, "hold_us", None)
 
     async def read(self, slave, fn, addr, count):
         """Registers addr..addr+count-1 of slave by function 3 (holding) or 4
@@ -146,7 +149,7 @@ class Master:
         de = self.de
         done = getattr(u, "txdone", None)
         line_us = len(frame) * self.char_us
-        if de is not None:
+        if de is not None and self._hold is None:
             de.value(1)
             u.write(frame)
             # No await until the driver is off (module docstring); the limit
@@ -161,6 +164,9 @@ class Master:
             de.value(0)
         else:
             t0 = ticks_ms()
+            if self._hold is not None:
+                # Half a character more: the write's own latency.
+                self._hold(line_us + self.char_us // 2)
             u.write(frame)
             out_ms = (line_us + 999) // 1000
             while ticks_diff(ticks_ms(), t0) < out_ms or (done is not None and not done()):

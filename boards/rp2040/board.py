@@ -100,6 +100,47 @@ def _cmp_program(rcd_high):
         wrap()
     return prog
 
+
+# The RS-485 driver enable (DE and /RE tied; lib/modbus.py's hold_us): the CPU
+# puts a request's line time in microseconds just before writing it; the pin
+# goes high at once and low that long after, whatever the CPU does meanwhile.
+# A flash erase masks interrupts, a hard timer's too, for 45 ms, and a meter
+# answers 3.5 characters after the request: a transceiver still driving the
+# line then loses the answer's first bytes. At 1 MHz, one loop turn a microsecond.
+DE_HZ = 1000000
+
+
+@rp2.asm_pio(set_init=rp2.PIO.OUT_LOW)
+def _de_timer():
+    wrap_target()
+    pull(block)
+    set(pins, 1)
+    mov(x, osr)
+    label("hold")
+    jmp(x_dec, "hold")
+    set(pins, 0)
+    wrap()
+
+
+class DriverEnable:
+    """What lib/modbus.py drives: hold_us(us) raises the transceiver's DE now
+    and the state machine drops it us later; value() reads it."""
+
+    def __init__(self, pin):
+        self._pin = Pin(pin, Pin.OUT, value=0)
+        # PIO1's first machine: PIO0 holds the interlock.
+        self._sm = rp2.StateMachine(4, _de_timer, freq=DE_HZ, set_base=self._pin)
+        self._sm.active(1)
+
+    def value(self, v=None):
+        # Low unless a hold runs; only the state machine raises it.
+        if v is None:
+            return self._pin.value()
+
+    def hold_us(self, us):
+        self._sm.put(us)
+
+
 PINS = {
     "cp_out": 16,       # PWM to the +-12 V pilot driver (high = +12 V)
     "cp_adc": 26,       # ADC0: pilot through the divider
@@ -202,6 +243,10 @@ class Board(MachineBoard):
     PINS = PINS
     PORT = Port
     RS485_UART = 1
+
+    def modbus_uart(self, baud, parity, layout=None):
+        u, de = super().modbus_uart(baud, parity, layout)
+        return u, DriverEnable(self.pins["rs485_de"])
 
     def _start_led(self, pins):
         self._led = Pin(pins["led"], Pin.OUT, value=0)

@@ -1,12 +1,12 @@
 """A stand-in for MicroPython's `rp2` module, beside the fake `machine`: PIO
-programs are recorded, not run. The one state machine the RP2040 driver makes,
-the contactor interlock (boards/rp2040/board.py), is modelled by what its
+programs are recorded, not run. The contactor interlock (boards/rp2040/board.py), is modelled by what its
 program does to the pins: the out pin follows the last command while the
 monitor's pin is quiet, and a trip opens it and forgets the command. With the
 pilot comparator (the program made by _cmp_program(rcd_high)), the monitor is
 the in pin, the comparator the jmp pin: high while the command is "closed"
-opens the coil too and pushes a word. The emulated chip (tools/chip/) runs the
-real program."""
+opens the coil too and pushes a word. The RS-485 driver enable's machine
+(_de_timer) raises its pin at a put until elapse(). The emulated chip
+(tools/chip/) runs the real programs."""
 import machine
 
 machines = []
@@ -64,9 +64,20 @@ def asm_pio(**kw):
 
 
 class StateMachine:
-    def __init__(self, id, prog, freq=None, out_base=None, jmp_pin=None, in_base=None, **kw):
+    def __init__(self, id, prog, freq=None, out_base=None, jmp_pin=None, in_base=None,
+                 set_base=None, **kw):
         self.id = id
         self.prog = prog
+        self.freq = freq
+        self.puts = []
+        machines.append(self)
+        machine.log.append(("pio", id, "init", prog["name"]))
+        if prog["name"] == "_de_timer":
+            # The RS-485 driver enable: a put raises the set pin, elapse()
+            # is the hold's end.
+            self.out = machine._pid(set_base)
+            self.on = False
+            return
         self.out = machine._pid(out_base)
         self.jmp = machine._pid(jmp_pin)
         # The interlock's polarity is in its name: _interlock_hi trips on high.
@@ -79,10 +90,7 @@ class StateMachine:
         self.rx = []
         self.x = 0
         self.on = False
-        self.puts = []
         machine.Pin(self.out, machine.Pin.OUT, value=0)
-        machines.append(self)
-        machine.log.append(("pio", id, "init", prog["name"]))
 
     def active(self, on=None):
         if on is None:
@@ -92,11 +100,17 @@ class StateMachine:
 
     def put(self, v):
         self.puts.append(v)
+        if self.prog["name"] == "_de_timer":
+            machine.pin_state(self.out)["value"] = 1
+            return
         self.x = v & 1
         self.run()
 
+    def elapse(self):
+        machine.pin_state(self.out)["value"] = 0
+
     def run(self):
-        if not self.on:
+        if not self.on or self.prog["name"] == "_de_timer":
             return
         if machine.pin_state(self.jmp)["value"] == self.trip_level:
             self.x = 0
