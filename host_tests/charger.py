@@ -59,8 +59,10 @@ class Charger:
         if self.probe:
             cmd += ["--probe"]
         self._out = open(self.logfile, "ab")
+        # A session of its own: a power cut kills the launcher and every
+        # firmware process it started, even one it starts during the cut.
         self.proc = subprocess.Popen(cmd, stdout=self._out, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
         return self
 
     def running(self):
@@ -73,19 +75,26 @@ class Charger:
             try:
                 self.proc.wait(5)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self._kill_group()
         if self.proc is not None:
             self._out.close()
         self.proc = None
+
+    def _kill_group(self):
+        # Not pkill -P: while the launcher restarts the firmware it has no
+        # child for a moment, and the one it starts next would outlive it,
+        # holding the control port.
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            self.proc.kill()
+        self.proc.wait()
 
     def kill(self):
         """Cut the power from outside: SIGKILL the launcher and the firmware."""
         self._close()
         if self.proc is not None:
-            subprocess.run(["pkill", "-9", "-P", str(self.proc.pid)], check=False)
-            self.proc.kill()
-            self.proc.wait()
+            self._kill_group()
             self._out.close()
             self.proc = None
 
