@@ -154,6 +154,15 @@ def _chip(smoke):
     return bench_scenario.run("rp2040", plan, probe=True)
 
 
+def _chip_cpu_pilot(smoke):
+    """The safety phase on the emulated RP2040 without the pilot comparator."""
+    ok, why = sim.images().available("rp2040-emu")
+    if not ok:
+        return {"ok": False, "error": "no emulator image: %s" % why}
+    plan = bench_scenario.CHIP_CPU_PILOT_SMOKE if smoke else bench_scenario.CHIP_CPU_PILOT
+    return bench_scenario.run("rp2040", plan, probe=True)
+
+
 def collect(a):
     smoke = a.smoke
     plan = bench_scenario.SMOKE if smoke else bench_scenario.FULL
@@ -172,16 +181,18 @@ def collect(a):
         if smoke:
             # Only the mechanics are checked: everything at once, for time. The
             # chip's figures are in its own emulated time, load or not.
-            with concurrent.futures.ThreadPoolExecutor(5) as ex:
+            with concurrent.futures.ThreadPoolExecutor(6) as ex:
                 futs = [ex.submit(bench_scenario.run, rt, plan, mpy_dir=t, baseline=True)
                         for rt, t in runs]
                 fheap = ex.submit(_heap, tree, smoke, a.no_bisect, plan)
                 fchip = ex.submit(_chip, smoke)
+                fcpu = ex.submit(_chip_cpu_pilot, smoke)
                 ftwin = ex.submit(_twin, smoke)
                 for (rt, _t), fut in zip(runs, futs):
                     d["scenario"][rt] = fut.result()
                 d["heap"] = fheap.result()
                 d["chip"] = fchip.result()
+                d["chip_cpu_pilot"] = fcpu.result()
                 d["twin"] = ftwin.result()
         else:
             # One at a time: the stall and reaction figures must not share the CPU.
@@ -191,8 +202,7 @@ def collect(a):
             say("bench: the emulated RP2040 (the scenario, frames on the wire, bursts)")
             d["chip"] = _chip(smoke)
             say("bench: the emulated RP2040 without the pilot comparator (safety phase)")
-            d["chip_cpu_pilot"] = bench_scenario.run("rp2040", bench_scenario.CHIP_CPU_PILOT,
-                                                     probe=True)
+            d["chip_cpu_pilot"] = _chip_cpu_pilot(smoke)
             say("bench: the 32-bit twin's smallest heap (bisection)")
             d["twin"] = _twin(smoke)
         for rt, res in list(d["scenario"].items()) + [("rp2040", d["chip"])]:

@@ -63,6 +63,7 @@ CHIP = dict(FULL, frames=FRAME_SIZES, burst=True, board=CHIP_BOARD)
 CHIP_SMOKE = dict(SMOKE, frames=(200, 8000), burst=True, board=CHIP_BOARD)
 CHIP_CPU_PILOT = {"sessions": 0, "charge_s": 0, "offline_s": 0, "calls": 0, "idle_s": 0,
                   "plain": False, "reps": 20, "burst": True, "board": ("rx_buf=12288",)}
+CHIP_CPU_PILOT_SMOKE = dict(CHIP_CPU_PILOT, reps=2)
 # The heap a board can give the firmware beside TLS, on the 32-bit twin.
 TWIN_HEAP_KB = 64
 MEASURANDS = "Energy.Active.Import.Register,Power.Active.Import,Current.Offered"
