@@ -144,23 +144,19 @@ def _twin(smoke):
     return out
 
 
-def _chip(smoke):
-    """The reference scenario on the emulated RP2040, with the frames timed on
-    the wire and the safety repetitions under bursts of big frames."""
+def _chip(smoke, full=bench_scenario.CHIP, short=bench_scenario.CHIP_SMOKE):
+    """A plan on the emulated RP2040: by default the reference scenario with
+    the frames timed on the wire and the safety repetitions under bursts of
+    big frames."""
     ok, why = sim.images().available("rp2040-emu")
     if not ok:
         return {"ok": False, "error": "no emulator image: %s" % why}
-    plan = bench_scenario.CHIP_SMOKE if smoke else bench_scenario.CHIP
-    return bench_scenario.run("rp2040", plan, probe=True)
+    return bench_scenario.run("rp2040", short if smoke else full, probe=True)
 
 
 def _chip_cpu_pilot(smoke):
     """The safety phase on the emulated RP2040 without the pilot comparator."""
-    ok, why = sim.images().available("rp2040-emu")
-    if not ok:
-        return {"ok": False, "error": "no emulator image: %s" % why}
-    plan = bench_scenario.CHIP_CPU_PILOT_SMOKE if smoke else bench_scenario.CHIP_CPU_PILOT
-    return bench_scenario.run("rp2040", plan, probe=True)
+    return _chip(smoke, bench_scenario.CHIP_CPU_PILOT, bench_scenario.CHIP_CPU_PILOT_SMOKE)
 
 
 def collect(a):

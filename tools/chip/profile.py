@@ -36,9 +36,9 @@ def symbols(elf):
 
 
 def _name(syms, addrs, pc):
-    i = bisect.bisect_right(addrs, pc & ~1) - 1
     if pc < 0x4000:
         return "bootrom"
+    i = bisect.bisect_right(addrs, pc & ~1) - 1
     return syms[i][1] if i >= 0 else "?"
 
 
@@ -77,8 +77,7 @@ def main(argv=None):
     count = collections.Counter()
     with open(a.profile) as f:
         for pc, n in json.load(f):
-            i = bisect.bisect_right(addrs, pc & ~1) - 1
-            count[syms[i][1] if i >= 0 else "?"] += n
+            count[_name(syms, addrs, pc)] += n
     total = sum(count.values()) or 1
     for name, n in count.most_common(a.top):
         print("%5.1f%%  %s" % (100.0 * n / total, name))
